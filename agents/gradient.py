@@ -1,0 +1,130 @@
+"""The gradient learner: a model and an optimizer that ascend the env's reward.
+
+Supervised learning as d2l §3.2 writes it (predict, measure the loss, step against its
+gradient) with one change of viewpoint: the agent never sees a label. The env turns the
+agent's prediction into a reward ``-loss`` that keeps its autograd graph, and the agent
+minimises ``-reward.mean()``. So the same agent serves regression, classification and each
+player of a GAN: whatever reward is differentiable with respect to its action.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import torch.nn as nn
+from gymnasium import spaces
+from torch import Tensor
+
+from agents.nets import make_net
+from sandbox.core import Env, Transition, UsageError, env_device
+
+
+@dataclass(frozen=True)
+class GradientConfig:
+    """Hyperparameters of the gradient learner."""
+
+    model: Literal["linear", "mlp"] = "linear"
+    """Model from the zoo (agents/nets.py), built from the env's spaces."""
+    num_hiddens: int = 256
+    """Hidden units of the MLP."""
+    dropout: float = 0.0
+    """Dropout probability of the MLP's hidden layer (off during evaluation)."""
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    """Minibatch SGD as in d2l §3.4, or Adam."""
+    lr: float = 0.03
+    """Learning rate."""
+    momentum: float = 0.0
+    """SGD momentum."""
+    weight_decay: float = 0.0
+    """L2 penalty (d2l §3.7)."""
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.num_hiddens < 1:
+            raise ValueError(f"num_hiddens must be >= 1, got {self.num_hiddens}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.momentum < 0 or self.weight_decay < 0:
+            raise ValueError(
+                "momentum and weight_decay must be >= 0, "
+                f"got {self.momentum} and {self.weight_decay}"
+            )
+
+
+class GradientAgent:
+    """Any ``nn.Module`` + optimizer, learning by gradient ascent on the reward.
+
+    Args:
+        env: the env it acts in; its action space must be ``Box`` (a prediction).
+        config: hyperparameters; defaults to ``GradientConfig()``.
+        net: a model of your own; by default ``config.model`` from the zoo.
+    """
+
+    Config = GradientConfig
+    name = "gradient"
+
+    def __init__(
+        self, env: Env, config: GradientConfig | None = None, *, net: nn.Module | None = None
+    ) -> None:
+        self.config = cfg = config or GradientConfig()
+        if not isinstance(env.single_action_space, spaces.Box):
+            raise UsageError(
+                f"agent 'gradient' needs a Box action space (a prediction whose reward has a "
+                f"gradient), but the env's action space is {env.single_action_space}; "
+                "an RL agent learns from reward values alone"
+            )
+        obs_shape, action_shape = env.single_observation_space.shape, env.single_action_space.shape
+        self.device = env_device(env)
+        self.net = (
+            net or make_net(cfg.model, obs_shape, action_shape, cfg.num_hiddens, cfg.dropout)
+        ).to(self.device)
+        if cfg.optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(
+                self.net.parameters(),
+                lr=cfg.lr,
+                momentum=cfg.momentum,
+                weight_decay=cfg.weight_decay,
+            )
+        else:
+            self.optimizer = torch.optim.Adam(
+                self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
+            )
+
+    def act(self, obs: Tensor, *, deterministic: bool = False) -> Tensor:
+        """Predict for a batch; in training the output keeps its graph for ``learn``."""
+        if self.net.training == deterministic:  # toggle dropout only when the mode changes
+            self.net.train(not deterministic)
+        if deterministic:
+            with torch.no_grad():
+                return self.net(obs)
+        return self.net(obs)
+
+    def learn(self, transition: Transition) -> dict[str, Tensor]:
+        """One SGD step on ``-reward.mean()``: the loss, for a reward that is ``-loss``."""
+        if not transition.reward.requires_grad:
+            raise UsageError(
+                "agent 'gradient' got a reward without a gradient: this env reveals reward "
+                "values only (e.g. bandit feedback); use an RL agent, or the env's gradient mode"
+            )
+        loss = -transition.reward.mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"train/loss": loss.detach()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Model and optimizer state, and the config as a plain dict."""
+        return {
+            "net": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "config": dataclasses.asdict(self.config),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict`` (the config must match the one this agent was built with)."""
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])

@@ -1,0 +1,59 @@
+"""The model zoo of the gradient learner: networks built from the env's spaces.
+
+Every net maps a batch of observations ``(N, *obs_shape)`` to a batch of actions
+``(N, *action_shape)``, so any of them plugs into any env whose action is a prediction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch.nn as nn
+
+MODELS = ("linear", "mlp")
+
+
+def _head(action_shape: tuple[int, ...]) -> nn.Module:
+    """(N, prod(action_shape)) -> (N, *action_shape)."""
+    if action_shape == ():
+        return nn.Flatten(0)  # (N, 1) -> (N,): one scalar per sample, e.g. a binary logit
+    return nn.Unflatten(1, action_shape)
+
+
+def linear(obs_shape: tuple[int, ...], action_shape: tuple[int, ...]) -> nn.Module:
+    """Linear (or softmax) regression, d2l §3.1: ``y_hat = X w + b``."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(math.prod(obs_shape), math.prod(action_shape)), _head(action_shape)
+    )
+
+
+def mlp(
+    obs_shape: tuple[int, ...],
+    action_shape: tuple[int, ...],
+    num_hiddens: int = 256,
+    dropout: float = 0.0,
+) -> nn.Module:
+    """One hidden ReLU layer with dropout, d2l §5.1 and §5.6."""
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(math.prod(obs_shape), num_hiddens),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(num_hiddens, math.prod(action_shape)),
+        _head(action_shape),
+    )
+
+
+def make_net(
+    name: str,
+    obs_shape: tuple[int, ...],
+    action_shape: tuple[int, ...],
+    num_hiddens: int = 256,
+    dropout: float = 0.0,
+) -> nn.Module:
+    """Build the zoo's model ``name`` for these observation and action shapes."""
+    if name == "linear":
+        return linear(obs_shape, action_shape)
+    if name == "mlp":
+        return mlp(obs_shape, action_shape, num_hiddens, dropout)
+    raise ValueError(f"unknown model {name!r}: expected one of {MODELS}")

@@ -1,0 +1,64 @@
+"""The agent sandbox: every learning paradigm as one agent-environment loop.
+
+>>> import sandbox
+>>> env = sandbox.make("sandbox/LinReg-v0", num_envs=32, device="cpu")
+>>> agent = sandbox.make_agent("gradient", env, lr=0.03)
+>>> result = sandbox.train(env, agent, steps=2000, logdir=None, progress=False)
+"""
+
+from sandbox.checkpoint import load_checkpoint, save_checkpoint
+from sandbox.checks import ActionChecker, check_env
+from sandbox.core import (
+    ActionError,
+    Agent,
+    CheckpointError,
+    Env,
+    NonFiniteError,
+    RunInterrupted,
+    SandboxError,
+    Transition,
+    UsageError,
+)
+from sandbox.device import resolve_device
+from sandbox.loop import RunResult, evaluate, train
+from sandbox.registry import (
+    AGENTS,
+    ENVS,
+    make,
+    make_agent,
+    register_agent,
+    register_env,
+)
+from sandbox.seeding import seed_everything
+
+# The built-in envs and agents register themselves (string entry points, nothing heavy).
+from sandbox.registry import load_entry_point as _load  # noqa: E402  isort: skip
+
+_load("envs:__name__"), _load("agents:__name__")
+
+__all__ = [
+    "AGENTS",
+    "ENVS",
+    "ActionChecker",
+    "ActionError",
+    "Agent",
+    "CheckpointError",
+    "Env",
+    "NonFiniteError",
+    "RunInterrupted",
+    "RunResult",
+    "SandboxError",
+    "Transition",
+    "UsageError",
+    "check_env",
+    "evaluate",
+    "load_checkpoint",
+    "make",
+    "make_agent",
+    "register_agent",
+    "register_env",
+    "resolve_device",
+    "save_checkpoint",
+    "seed_everything",
+    "train",
+]

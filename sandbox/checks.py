@@ -1,0 +1,182 @@
+"""Loud contracts: actions checked on every step, envs checked against DESIGN §2.
+
+An ``ActionChecker`` is what every sandbox env calls first in ``step``. Its shape, dtype and
+device checks cost no synchronisation; the value checks (NaN, bounds, class range) read the
+tensor, so they run where that is free (CPU). On an accelerator the loop's once-per-interval
+non-finite check stands in for them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import Tensor
+
+from sandbox.core import ActionError, Env, env_device
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class ActionChecker:
+    """Checks that an action is a batch of ``num_envs`` members of ``space``, on ``device``.
+
+    Built once per env (the expected shape and bounds are precomputed) and called first
+    in every ``step``; raises ``ActionError`` naming what was expected and what was given.
+
+    Args:
+        space: the env's ``single_action_space`` (``Box`` or ``Discrete``).
+        num_envs: the batch size ``N`` the env expects.
+        device: the env's device; the action must already be there.
+
+    Example:
+        >>> from gymnasium.spaces import Discrete
+        >>> check = ActionChecker(Discrete(3), 2, torch.device("cpu"))
+        >>> check(torch.tensor([0, 2]))
+        >>> check(torch.tensor([0, 3]))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        sandbox.core.ActionError: action out of range: expected class indices in [0, 3), got ...
+    """
+
+    def __init__(self, space: gymnasium.Space, num_envs: int, device: torch.device) -> None:
+        if not isinstance(space, spaces.Box | spaces.Discrete):
+            raise ActionError(f"unsupported action space {space}: expected Box or Discrete")
+        self.space, self.num_envs, self.device = space, num_envs, torch.device(device)
+        self.shape = (num_envs, *space.shape)
+        self.discrete = isinstance(space, spaces.Discrete)
+        # Reading values costs a host sync: only where that is free (CPU).
+        self.check_values = self.device.type == "cpu"
+        self.bounds = None
+        if not self.discrete and space.is_bounded("both"):
+            self.bounds = (torch.as_tensor(space.low), torch.as_tensor(space.high))
+
+    def __call__(self, action: object) -> None:
+        """Raise ``ActionError`` unless ``action`` fits; return ``None`` when it does."""
+        if not isinstance(action, Tensor):
+            raise ActionError(
+                f"action must be a torch.Tensor on {self.device}, got {type(action).__name__}"
+            )
+        if action.shape != self.shape:
+            raise ActionError(
+                f"action shape mismatch: expected {_shape(self.shape)} ({self.num_envs} sub-envs "
+                f"x action shape {_shape(self.space.shape)}), got {_shape(tuple(action.shape))}"
+            )
+        if action.device != self.device:
+            raise ActionError(
+                f"action on the wrong device: expected {self.device}, got {action.device}"
+            )
+        if self.discrete:
+            self._check_indices(action)
+        elif not action.is_floating_point():
+            raise ActionError(f"action dtype mismatch: expected a float tensor, got {action.dtype}")
+        elif self.check_values:
+            self._check_box_values(action.detach())
+
+    def _check_indices(self, action: Tensor) -> None:
+        if action.is_floating_point() or action.is_complex() or action.dtype == torch.bool:
+            raise ActionError(
+                f"action dtype mismatch: expected integer class indices for "
+                f"{self.space}, got {action.dtype}"
+            )
+        if self.check_values:
+            low, high = int(self.space.start), int(self.space.start + self.space.n)
+            a_min, a_max = action.aminmax()
+            if int(a_min) < low or int(a_max) >= high:
+                raise ActionError(
+                    f"action out of range: expected class indices in [{low}, "
+                    f"{high}), got values from {int(a_min)} to {int(a_max)}"
+                )
+
+    def _check_box_values(self, a: Tensor) -> None:
+        # One cheap reduction: NaN and inf propagate through a sum (isfinite().all() costs
+        # ~10x more); only a non-finite sum pays for the exact count.
+        if not math.isfinite(float(a.sum())) and not bool(torch.isfinite(a).all()):
+            bad = int((~torch.isfinite(a)).sum())
+            raise ActionError(f"action holds {bad} NaN/inf value(s): expected finite numbers")
+        if self.bounds is not None:
+            low, high = self.bounds
+            if bool(((a < low) | (a > high)).any()):
+                raise ActionError(
+                    f"action outside the space: expected values in [{float(low.min())}, "
+                    f"{float(high.max())}], got values from {float(a.min())} to {float(a.max())}"
+                )
+
+
+def check_env(env: Env, *, seed: int = 0, num_steps: int = 3) -> None:
+    """Assert that ``env`` keeps the sandbox contract (DESIGN §2); raise ``AssertionError`` if not.
+
+    Checks attributes and spaces, tensor shapes, dtypes and device against the spaces,
+    SAME_STEP autoreset (``final_obs`` for every finished sub-env), finite rewards, and that
+    the same seed gives the same rollout under the same actions.
+
+    Args:
+        env: a sandbox env (tensors in and out).
+        seed: the reset seed used for both rollouts.
+        num_steps: steps per rollout.
+
+    Example:
+        >>> import sandbox
+        >>> check_env(sandbox.make("sandbox/LinReg-v0", num_envs=4))
+    """
+    for name in (
+        "num_envs",
+        "single_observation_space",
+        "single_action_space",
+        "observation_space",
+        "action_space",
+        "metadata",
+    ):
+        assert hasattr(env, name), f"env lacks the attribute {name!r}"
+    mode = env.metadata.get("autoreset_mode")
+    assert mode == gymnasium.vector.AutoresetMode.SAME_STEP, (
+        f"metadata['autoreset_mode'] must be SAME_STEP, got {mode!r}"
+    )
+    device = env_device(env)
+    actions = [_sample_actions(env, device, i) for i in range(num_steps)]
+    first = _rollout(env, seed, actions, device)
+    second = _rollout(env, seed, actions, device)
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b), "the same seed and actions gave a different rollout"
+
+
+def _sample_actions(env: Env, device: torch.device, i: int) -> Tensor:
+    env.single_action_space.seed(i)
+    batch = np.stack([env.single_action_space.sample() for _ in range(env.num_envs)])
+    return torch.as_tensor(batch, device=device)
+
+
+def _rollout(env: Env, seed: int, actions: list[Tensor], device: torch.device) -> list[Tensor]:
+    n, obs_space = env.num_envs, env.single_observation_space
+    obs, info = env.reset(seed=seed)
+    _check_tensor("reset obs", obs, (n, *obs_space.shape), device)
+    assert isinstance(info, dict), f"reset must return an info dict, got {type(info).__name__}"
+    out = [obs.clone()]
+    for action in actions:
+        obs, reward, terminated, truncated, info = env.step(action)
+        _check_tensor("obs", obs, (n, *obs_space.shape), device)
+        _check_tensor("reward", reward, (n,), device)
+        assert reward.is_floating_point(), f"reward must be float, got {reward.dtype}"
+        assert bool(torch.isfinite(reward).all()), "reward holds NaN/inf"
+        for name, flag in (("terminated", terminated), ("truncated", truncated)):
+            _check_tensor(name, flag, (n,), device)
+            assert flag.dtype == torch.bool, f"{name} must be a bool tensor, got {flag.dtype}"
+        done = terminated | truncated
+        if bool(done.any()):
+            assert "final_obs" in info and "_final_obs" in info, (
+                "SAME_STEP autoreset: a finished sub-env needs info['final_obs'] and its mask"
+            )
+            assert torch.equal(torch.as_tensor(info["_final_obs"], device=device), done)
+        out += [obs.clone(), reward.detach().clone(), terminated.clone(), truncated.clone()]
+    return out
+
+
+def _check_tensor(name: str, x: object, shape: tuple[int, ...], device: torch.device) -> None:
+    assert isinstance(x, Tensor), f"{name} must be a torch.Tensor, got {type(x).__name__}"
+    assert tuple(x.shape) == shape, f"{name} shape: expected {shape}, got {tuple(x.shape)}"
+    assert x.device == device, f"{name} device: expected {device}, got {x.device}"

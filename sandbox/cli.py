@@ -1,0 +1,301 @@
+"""``sandbox run ENV_ID AGENT [flags]``, ``sandbox list``, ``sandbox check ENV_ID`` (DESIGN §3b).
+
+The flags of ``run`` are built with tyro from three dataclasses: the run's own (``RunFlags``),
+the agent's ``Config`` (``--lr``) and the env's ``Config`` (``--env.noise``), so ``--help``
+always shows the options of the env and agent named. A usage error prints one line and exits
+2 before any run directory exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import os
+import re
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tyro
+
+from sandbox import registry
+from sandbox.checkpoint import load_checkpoint
+from sandbox.checks import check_env
+from sandbox.core import CheckpointError, NonFiniteError, RunInterrupted, UsageError
+from sandbox.loop import RunResult, train
+from sandbox.seeding import seed_everything
+
+USAGE = """usage: sandbox COMMAND ...
+
+commands:
+  run ENV_ID AGENT [flags]   train AGENT on ENV_ID, logging to TensorBoard (--help for flags)
+  run --resume RUN_DIR       continue a stopped run where its checkpoint left it
+  list                       the registered envs and agents
+  check ENV_ID               check an env against the sandbox contract
+
+example:
+  sandbox run sandbox/LinReg-v0 gradient --steps 2000 --seed 0
+"""
+
+
+@dataclass(frozen=True)
+class RunFlags:
+    """Options of every run."""
+
+    steps: int = 10_000
+    """Samples to consume: env transitions summed over sub-envs (rounded up to whole batches)."""
+    seed: int = 0
+    """Seeds Python, NumPy, torch and the env."""
+    num_envs: int | None = None
+    """Sub-envs stepped at once (for a dataset: the batch size); default: the env's own."""
+    device: str = "auto"
+    """auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps."""
+    logdir: str = "runs"
+    """Root of the TensorBoard run directories."""
+    experiment: str = "default"
+    """Sub-directory of --logdir grouping related runs."""
+    log_every: int | None = None
+    """Samples between scalar writes (default: about 100 points per run)."""
+    eval_every: int | None = None
+    """Samples between evaluations on the held-out split (default: about 10 per run)."""
+    checkpoint_every: int | None = None
+    """Samples between checkpoints (default: at the end, and when stopped)."""
+    resume: str | None = None
+    """A run directory to continue (ENV_ID and AGENT then come from its checkpoint)."""
+    stop_on_nonfinite: bool = True
+    """Stop the run when a loss or reward turns NaN/inf."""
+    progress: bool = True
+    """Show a progress bar on a terminal."""
+    threads: int | None = None
+    """torch CPU threads (default: torch's choice)."""
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"sandbox: error: {message}", file=sys.stderr)
+    return code
+
+
+def _one_line(tyro_output: str) -> str:
+    """Condense tyro's boxed error (unicode or ASCII borders) into one line with its hints."""
+    lines = []
+    for raw in tyro_output.splitlines()[1:]:  # the first line is the box's top, with a title
+        line = raw.strip().strip("│|").strip()
+        if line and not re.fullmatch(r"[╭╮╰╯─│|+=\- ]+", line):
+            lines.append(line)
+    body = [ln for ln in lines if not ln.startswith(("For full helptext", "Argument helptext"))]
+    message = body[0] if body else "bad arguments"
+    if "Perhaps you meant:" in body:
+        near = [
+            ln.split()[0]
+            for ln in body[body.index("Perhaps you meant:") + 1 :]
+            if ln.startswith("--")
+        ]
+        message += f" (did you mean {', '.join(near)}?)" if near else ""
+    return message
+
+
+def _parse_flags(prog: str, env_cls: type | None, agent_cls: type | None, args: list[str]) -> Any:
+    """Parse ``args`` into run, agent and env options with tyro."""
+    parts: list[tuple[str, Any, Any]] = [
+        ("run", tyro.conf.OmitArgPrefixes[RunFlags], field(default_factory=RunFlags))
+    ]
+    if agent_cls is not None:
+        parts.append(
+            (
+                "agent",
+                tyro.conf.OmitArgPrefixes[agent_cls.Config],
+                field(default_factory=agent_cls.Config),
+            )
+        )
+    if env_cls is not None and getattr(env_cls, "Config", None) is not None:
+        parts.append(("env", env_cls.Config, field(default_factory=env_cls.Config)))
+    flags_cls = dataclasses.make_dataclass("Flags", parts, frozen=True)
+    if "-h" in args or "--help" in args:
+        return tyro.cli(flags_cls, args=args, prog=prog)
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured), _wide_terminal():
+            return tyro.cli(flags_cls, args=args, prog=prog)
+    except SystemExit as e:
+        if e.code:
+            raise UsageError(f"{_one_line(captured.getvalue())}; see `{prog} --help`") from None
+        raise
+
+
+@contextlib.contextmanager
+def _wide_terminal() -> Any:
+    """Keep tyro's captured error message on one line (rich wraps at $COLUMNS)."""
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "1000"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+
+
+def _options(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config) if config is not None else {}
+
+
+def cmd_run(args: list[str]) -> int:
+    """``sandbox run``: parse, build env and agent (all checks), then train."""
+    positional = []
+    while args and not args[0].startswith("-") and len(positional) < 2:
+        positional.append(args.pop(0))
+    if "--resume" in args or any(a.startswith("--resume=") for a in args):
+        if positional:
+            raise UsageError(
+                "--resume RUN_DIR takes the env and agent from its checkpoint; "
+                f"drop {' '.join(positional)}"
+            )
+        return _resume(args)
+    if len(positional) < 2:
+        if "-h" in args or "--help" in args:
+            _parse_flags("sandbox run ENV_ID AGENT", None, None, args)
+            return 0
+        raise UsageError(
+            "expected `sandbox run ENV_ID AGENT [flags]`, e.g. "
+            "`sandbox run sandbox/LinReg-v0 gradient`; `sandbox list` shows both"
+        )
+    env_id, agent_name = positional
+    env_cls, agent_cls = registry.env_class(env_id), registry.agent_class(agent_name)
+    flags = _parse_flags(f"sandbox run {env_id} {agent_name}", env_cls, agent_cls, args)
+    run: RunFlags = flags.run
+    if run.threads is not None:
+        if run.threads < 1:
+            raise UsageError(f"--threads must be >= 1, got {run.threads}")
+        import torch
+
+        torch.set_num_threads(run.threads)
+    seed_everything(run.seed)
+    env = registry.make(
+        env_id, run.num_envs, device=run.device, **_options(getattr(flags, "env", None))
+    )
+    agent = registry.make_agent(agent_name, env, **_options(flags.agent))
+    result = train(
+        env,
+        agent,
+        run.steps,
+        seed=run.seed,
+        logdir=run.logdir,
+        experiment=run.experiment,
+        log_every=run.log_every,
+        eval_every=run.eval_every,
+        checkpoint_every=run.checkpoint_every,
+        progress=run.progress,
+        stop_on_nonfinite=run.stop_on_nonfinite,
+    )
+    _summary(result, run.logdir, run.experiment)
+    return 0
+
+
+def _resume(args: list[str]) -> int:
+    flags = _parse_flags("sandbox run --resume RUN_DIR", None, None, args)
+    run_dir = Path(flags.run.resume)
+    state = load_checkpoint(run_dir)
+    c = state["config"]
+    asked = any(a == "--steps" or a.startswith("--steps=") for a in args)
+    steps = flags.run.steps if asked else c["steps"]
+    if steps <= state["samples"]:
+        raise UsageError(
+            f"{run_dir} already holds {state['samples']} samples of the "
+            f"{c['steps']} asked for; pass --steps N with N > {state['samples']}"
+        )
+    env = registry.make(c["env_id"], c["num_envs"], device=c["device"], **c["env"])
+    agent = registry.make_agent(c["agent"], env, **c["agent_config"])
+    result = train(
+        env,
+        agent,
+        steps,
+        seed=c["seed"],
+        log_every=c["log_every"],
+        eval_every=c["eval_every"],
+        checkpoint_every=c["checkpoint_every"],
+        experiment=c["experiment"],
+        progress=flags.run.progress,
+        stop_on_nonfinite=flags.run.stop_on_nonfinite,
+        resume=run_dir,
+    )
+    _summary(result, str(run_dir.parent.parent), c["experiment"])
+    return 0
+
+
+def _summary(result: RunResult, logdir: str, experiment: str) -> None:
+    figures = ", ".join(
+        f"{k.removeprefix('eval/')} {v:.4g}" for k, v in result.metrics.items() if k != "eval/score"
+    )
+    score = result.metrics.get("eval/score")
+    print(
+        f"samples   {result.samples:,} in {result.wall_time:.2f} s "
+        f"({result.samples_per_s:,.0f} samples/s)"
+    )
+    if score is not None:
+        print(f"eval      score {score:.4g} ({figures})")
+    if result.run_dir is not None:
+        print(f"run dir   {result.run_dir}")
+        print(f"view      tensorboard --logdir {Path(logdir) / experiment}")
+
+
+def cmd_list(args: list[str]) -> int:
+    """``sandbox list``: one line per env and per agent."""
+    if args:
+        raise UsageError(f"`sandbox list` takes no arguments, got {' '.join(args)}")
+    print("envs (sandbox run ENV_ID AGENT):")
+    for e in registry.ENVS.values():
+        print(f"  {e.id:<28} {e.paradigm:<16} {e.description}")
+    print("agents:")
+    for a in registry.AGENTS.values():
+        print(f"  {a.name:<28} {a.learns_from:<16} {a.description}")
+    return 0
+
+
+def cmd_check(args: list[str]) -> int:
+    """``sandbox check ENV_ID``: the contract checks of ``sandbox.check_env``."""
+    if len(args) != 1 or args[0].startswith("-"):
+        raise UsageError("expected `sandbox check ENV_ID`")
+    env = registry.make(args[0])
+    try:
+        check_env(env)
+    except AssertionError as e:
+        print(f"FAIL  {args[0]}: {e}")
+        return 1
+    print(f"ok    {args[0]}: spaces, shapes, dtypes, device, SAME_STEP autoreset, seeding")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "check": cmd_check}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``sandbox`` command; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        return _fail(
+            f"unknown command {command!r}{registry.closest(command, list(COMMANDS))}; "
+            f"expected one of {', '.join(COMMANDS)}"
+        )
+    try:
+        return COMMANDS[command](rest)
+    except UsageError as e:
+        return _fail(str(e))
+    except (CheckpointError, NonFiniteError) as e:
+        return _fail(str(e), code=1)
+    except RunInterrupted as e:
+        print(f"sandbox: {e}", file=sys.stderr)
+        return 128 + e.signum
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

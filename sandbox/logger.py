@@ -1,0 +1,216 @@
+"""TensorBoard logging: run directories, metrics summed on the device, clean HParams (DESIGN §5).
+
+Metrics arrive every step as 0-d tensors and are summed where they live; ``MetricSums.means``
+reads them all with one device-to-host copy per log interval, never per step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from tensorboard.plugins.hparams import summary_v2 as hparams_summary
+from torch import Tensor
+from torch.utils.tensorboard import SummaryWriter
+
+
+class MetricSums:
+    """Per-tag running sums of tensors, kept on their device until read.
+
+    A tag's value may be 0-d (a loss) or batched (a reward per sub-env): batched values are
+    summed elementwise, one in-place add per step, and averaged over the batch when read.
+
+    Example:
+        >>> sums = MetricSums()
+        >>> sums.add({"train/loss": torch.tensor(1.0)}); sums.add({"train/loss": torch.tensor(3.0)})
+        >>> sums.means()
+        {'train/loss': 2.0}
+        >>> sums.means()
+        {}
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[str, Tensor] = {}
+        self._counts: dict[str, int] = {}
+
+    def add(self, metrics: Mapping[str, Tensor]) -> None:
+        """Add one step's metrics (detached; no synchronisation). Shapes must repeat per tag."""
+        for tag, value in metrics.items():
+            if tag in self._sums:
+                self._sums[tag] += value.detach()
+                self._counts[tag] += 1
+            else:
+                self._sums[tag] = value.detach().float().clone()
+                self._counts[tag] = 1
+
+    def means(self) -> dict[str, float]:
+        """The mean of each tag since the last call, read in one transfer; then reset."""
+        if not self._sums:
+            return {}
+        tags = list(self._sums)
+        values = torch.stack([self._sums[t].mean() / self._counts[t] for t in tags]).tolist()
+        self._sums.clear()
+        self._counts.clear()
+        return dict(zip(tags, values, strict=True))
+
+
+class EpisodeSums:
+    """Returns and lengths of the episodes that ended in a log interval, summed on the device.
+
+    ``add`` takes Gymnasium's vector episode statistics: ``{"r": (N,), "l": (N,)}`` and the
+    ``(N,)`` bool mask of sub-envs whose episode ended this step.
+
+    Example:
+        >>> e = EpisodeSums()
+        >>> e.add({"r": torch.tensor([1.0, 9.0]), "l": torch.tensor([1, 9])},
+        ...       torch.tensor([True, False]))
+        >>> e.means()
+        {'rollout/ep_rew_mean': 1.0, 'rollout/ep_len_mean': 1.0}
+    """
+
+    def __init__(self) -> None:
+        self._sums: Tensor | None = None  # (3,) return, length, count
+
+    def add(self, episode: Mapping[str, Tensor], mask: Tensor) -> None:
+        """Add the episodes that ended this step (no synchronisation)."""
+        m = torch.as_tensor(mask).float()  # (N,)
+        row = torch.stack(
+            [
+                (torch.as_tensor(episode["r"]).float() * m).sum(),
+                (torch.as_tensor(episode["l"]).float() * m).sum(),
+                m.sum(),
+            ]
+        )
+        self._sums = row if self._sums is None else self._sums + row
+
+    def means(self) -> dict[str, float]:
+        """Mean return and length since the last call (``{}`` if no episode ended); reset."""
+        if self._sums is None:
+            return {}
+        ret, length, count = self._sums.tolist()
+        self._sums = None
+        if count == 0:
+            return {}
+        return {"rollout/ep_rew_mean": ret / count, "rollout/ep_len_mean": length / count}
+
+
+def make_run_dir(
+    logdir: str | os.PathLike, experiment: str, env_id: str, agent: str, seed: int | None
+) -> Path:
+    """Create ``<logdir>/<experiment>/<env>__<agent>__s<seed>__<YYYYmmdd-HHMMSS>`` exclusively.
+
+    Parallel runs never share a directory: on a clash a ``-2``, ``-3``... suffix is added.
+
+    Example:
+        >>> import tempfile
+        >>> d = make_run_dir(tempfile.mkdtemp(), "demo", "sandbox/LinReg-v0", "gradient", 0)
+        >>> d.name.startswith("sandbox-LinReg-v0__gradient__s0__")
+        True
+    """
+
+    def clean(s: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", s)
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path(logdir) / clean(experiment) / f"{clean(env_id)}__{clean(agent)}__s{seed}__{stamp}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        path = base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")
+        try:
+            path.mkdir()  # atomic: fails if another run took the name first
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a unique run directory next to {base}")
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"agent": {"lr": 0.1}}`` -> ``{"agent.lr": 0.1}``; non-scalars become strings.
+
+    Example:
+        >>> flatten_config({"agent": {"lr": 0.1, "sizes": (1, 2)}, "steps": 5})
+        {'agent.lr': 0.1, 'agent.sizes': '(1, 2)', 'steps': 5}
+    """
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten_config(value, prefix=f"{name}."))
+        elif isinstance(value, bool | int | float | str):
+            flat[name] = value
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+class Logger:
+    """One TensorBoard run: scalars against samples consumed, the config, the HParams session.
+
+    Args:
+        run_dir: the run's directory (from ``make_run_dir``).
+        purge_step: on resume, the sample count to continue from; TensorBoard drops any
+            later events left by the interrupted run.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, purge_step: int | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        if purge_step is not None:
+            _wait_past_newest_event_file(self.run_dir)
+        self.writer = SummaryWriter(str(self.run_dir), purge_step=purge_step)
+
+    def scalars(self, step: int, values: Mapping[str, float]) -> None:
+        """Write each ``tag: value`` at x = ``step`` (samples consumed)."""
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, global_step=step)
+
+    def config(self, config: Mapping[str, Any]) -> None:
+        """The resolved config, as a two-column Markdown table (TEXT tab) and HParams session.
+
+        The HParams session goes into this run's own event file (no sub-run, unlike
+        ``SummaryWriter.add_hparams``); its metrics are this run's ``eval/*`` scalars.
+        """
+        flat = flatten_config(config)
+        rows = "\n".join(f"| {k} | {v} |" for k, v in flat.items())
+        self.writer.add_text("config", "| option | value |\n| --- | --- |\n" + rows)
+        session = hparams_summary.hparams_pb(flat, trial_id=self.run_dir.name)
+        self.writer.file_writer.add_summary(session)
+
+    def flush(self) -> None:
+        """Make everything written so far readable on disk."""
+        self.writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the event file."""
+        self.writer.close()
+
+
+def _wait_past_newest_event_file(run_dir: Path) -> None:
+    """Let a resumed run's event file sort after the stopped run's.
+
+    TensorBoard reads a run's files in name order, ``events.out.tfevents.<unix seconds>.<host>
+    .<pid>.<n>``; within the same second the order falls to pid and counter, compared as
+    text, and the resumed file could be read first, so its purge would erase the old curve.
+    """
+    stamps = [
+        int(p.name.split(".")[3])
+        for p in run_dir.glob("events.out.tfevents.*")
+        if p.name.split(".")[3].isdigit()
+    ]
+    while stamps and int(time.time()) <= max(stamps):
+        time.sleep(0.05)
+
+
+def first_nonfinite(values: Mapping[str, float]) -> str | None:
+    """The first tag whose value is NaN or infinite, else ``None``.
+
+    Example:
+        >>> first_nonfinite({"a": 1.0, "b": float("nan")})
+        'b'
+    """
+    return next((tag for tag, v in values.items() if not math.isfinite(v)), None)

@@ -1,0 +1,362 @@
+"""The one loop: reset, act, step, learn, log, evaluate, checkpoint (DESIGN §3).
+
+It trains any agent on any env. The x-axis of everything it logs is samples consumed
+(environment transitions summed over sub-envs). Metrics stay on the device between log
+intervals; nothing is read back per step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from sandbox.checkpoint import FILENAME, load_checkpoint, save_checkpoint
+from sandbox.core import (
+    Agent,
+    Env,
+    NonFiniteError,
+    RunInterrupted,
+    Transition,
+    UsageError,
+    env_device,
+)
+from sandbox.logger import EpisodeSums, Logger, MetricSums, first_nonfinite, make_run_dir
+from sandbox.seeding import rng_state, set_rng_state
+
+
+@dataclass
+class RunResult:
+    """What a finished run reports: the figures of its summary line."""
+
+    run_dir: Path | None
+    """The TensorBoard run directory (``None`` when nothing was written)."""
+    samples: int
+    """Samples consumed in total (a resumed run counts its earlier part too)."""
+    wall_time: float
+    """Seconds this call spent in the loop."""
+    samples_per_s: float
+    """Samples this call consumed per second of loop time."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """The final evaluation, ``{"eval/score": ..., "eval/r2": ...}``."""
+
+
+def evaluate(
+    env: Env, agent: Agent, *, num_episodes: int = 10, seed: int | None = None
+) -> dict[str, Tensor]:
+    """The env's headline figures for ``agent`` acting deterministically (no learning).
+
+    A dataset env (one with ``score(policy)``) passes over its split exactly once. Any other
+    env is played for ``num_episodes`` episodes, counted from ``info["episode"]`` as
+    Gymnasium's ``RecordEpisodeStatistics`` reports them; each sub-env contributes its first
+    ``ceil(num_episodes / num_envs)`` episodes, so short episodes are not over-counted.
+
+    Args:
+        env: the held-out env (``env.eval_env()`` of the training env).
+        agent: the agent; only ``act(obs, deterministic=True)`` is called.
+        num_episodes: episodes to average, for envs with episodes.
+        seed: reset seed of the evaluation episodes.
+
+    Returns:
+        ``{"eval/score": ..., "eval/<metric>": ...}`` as 0-d tensors on the env's device.
+
+    Example:
+        >>> import sandbox
+        >>> env = sandbox.make("sandbox/LinReg-v0").eval_env()
+        >>> sorted(evaluate(env, sandbox.make_agent("gradient", env)))
+        ['eval/mse', 'eval/r2', 'eval/score']
+    """
+    with torch.inference_mode():
+        if hasattr(env, "score"):
+            figures = env.score(lambda obs: agent.act(obs, deterministic=True))
+        else:
+            figures = _play_episodes(env, agent, num_episodes, seed)
+    return {f"eval/{name}": value for name, value in figures.items()}
+
+
+def _play_episodes(
+    env: Env, agent: Agent, num_episodes: int, seed: int | None
+) -> dict[str, Tensor]:
+    per_env = -(-num_episodes // env.num_envs)  # ceil
+    device = env_device(env)
+    returns = torch.zeros(env.num_envs, device=device)  # (N,) summed over counted episodes
+    lengths = torch.zeros(env.num_envs, device=device)  # (N,)
+    counted = torch.zeros(env.num_envs, dtype=torch.long, device=device)  # (N,)
+    obs, _ = env.reset(seed=seed)
+    while int(counted.min()) < per_env:
+        obs, _, _, _, info = env.step(agent.act(obs, deterministic=True))
+        if "episode" in info:
+            take = torch.as_tensor(info["_episode"], device=device) & (counted < per_env)
+            returns += torch.where(take, torch.as_tensor(info["episode"]["r"], device=device), 0)
+            lengths += torch.where(take, torch.as_tensor(info["episode"]["l"], device=device), 0)
+            counted += take.long()
+    mean_return = returns.sum() / counted.sum()
+    return {
+        "score": mean_return,
+        "mean_reward": mean_return,
+        "mean_ep_length": lengths.sum() / counted.sum(),
+    }
+
+
+def _read(figures: dict[str, Tensor]) -> dict[str, float]:
+    """One device-to-host copy for a dict of 0-d tensors."""
+    if not figures:
+        return {}
+    values = torch.stack([v.float() for v in figures.values()]).tolist()
+    return dict(zip(figures, values, strict=True))
+
+
+@contextmanager
+def _stop_on_signal() -> Iterator[list[int]]:
+    """Turn the first SIGINT/SIGTERM into a flag the loop checks between steps.
+
+    Stopping between steps keeps the agent and env consistent, so the checkpoint written
+    then resumes exactly. A second Ctrl-C interrupts at once.
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if received and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        received.append(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _run_config(
+    env: Env, agent: Agent, steps: int, seed: int | None, **schedule: Any
+) -> dict[str, Any]:
+    """The resolved config: enough to rebuild env and agent on ``--resume``."""
+    spec = getattr(env, "spec", None)
+    agent_config = getattr(agent, "config", None)
+    return {
+        "env_id": spec.id if spec is not None else type(env).__name__,
+        "env": env.config_dict() if hasattr(env, "config_dict") else {},
+        "num_envs": env.num_envs,
+        "device": str(env_device(env)),
+        "agent": getattr(agent, "name", type(agent).__name__),
+        "agent_config": dataclasses.asdict(agent_config) if agent_config is not None else {},
+        "steps": steps,
+        "seed": seed,
+        **schedule,
+    }
+
+
+def train(
+    env: Env,
+    agent: Agent,
+    steps: int,
+    *,
+    eval_env: Env | None = None,
+    seed: int | None = None,
+    logdir: str | os.PathLike | None = "runs",
+    experiment: str = "default",
+    log_every: int | None = None,
+    eval_every: int | None = None,
+    checkpoint_every: int | None = None,
+    progress: bool = True,
+    stop_on_nonfinite: bool = True,
+    resume: str | os.PathLike | None = None,
+) -> RunResult:
+    """Train ``agent`` on ``env`` for ``steps`` samples, logging to TensorBoard.
+
+    Args:
+        env: a sandbox env (``sandbox.make``).
+        agent: any object with the ``Agent`` methods.
+        steps: samples to consume in total (env transitions summed over sub-envs).
+        eval_env: the held-out env for ``eval/*``; by default ``env.eval_env()`` (a dataset's
+            test split, a fresh copy of a simulator); none means no evaluation.
+        seed: seeds the env's first reset (call ``seed_everything`` before building the
+            agent for reproducible weights too).
+        logdir: root of the run directories; ``None`` writes nothing (no TensorBoard, no
+            checkpoint).
+        experiment: the sub-directory grouping related runs.
+        log_every: samples between scalar writes (default: about 100 points per run).
+        eval_every: samples between evaluations (default: about 10 per run).
+        checkpoint_every: samples between checkpoints (default: only at the end and on stop).
+        progress: show a progress bar (on a terminal).
+        stop_on_nonfinite: stop with ``NonFiniteError`` when a logged value is NaN/inf.
+        resume: a run directory to continue from its checkpoint, in the same directory.
+
+    Returns:
+        The run's ``RunResult``.
+
+    Example:
+        >>> import sandbox
+        >>> env = sandbox.make("sandbox/LinReg-v0")
+        >>> result = sandbox.train(env, sandbox.make_agent("gradient", env), steps=1000,
+        ...                        seed=0, logdir=None, progress=False)
+        >>> result.samples, result.metrics["eval/r2"] > 0.99
+        (1000, True)
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise UsageError(f"steps must be a positive number of samples, got {steps!r}")
+    num_envs = env.num_envs
+    log_every = log_every or max(num_envs, steps // 100)
+    eval_every = eval_every or max(num_envs, steps // 10)
+    for name, value in (
+        ("log_every", log_every),
+        ("eval_every", eval_every),
+        ("checkpoint_every", checkpoint_every or 1),
+    ):
+        if value < 1:
+            raise UsageError(f"{name} must be a positive number of samples, got {value}")
+    if eval_env is None and hasattr(env, "eval_env"):
+        eval_env = env.eval_env()
+    config = _run_config(
+        env,
+        agent,
+        steps,
+        seed,
+        log_every=log_every,
+        eval_every=eval_every,
+        checkpoint_every=checkpoint_every,
+        experiment=experiment,
+    )
+
+    # 1. start fresh, or continue a checkpointed run in its own directory
+    if resume is not None:
+        run_dir: Path | None = Path(resume)
+        state = load_checkpoint(run_dir, map_location=env_device(env))
+        agent.load_state_dict(state["agent"])
+        obs = env.load_state_dict(state["env"]) if state["env"] is not None else None
+        if obs is None:  # an env without state (e.g. a simulator) starts new episodes
+            obs, _ = env.reset(seed=seed)
+        set_rng_state(state["rng"])
+        samples = state["samples"]
+    else:
+        obs, _ = env.reset(seed=seed)
+        samples = 0
+        run_dir = (
+            make_run_dir(logdir, experiment, config["env_id"], config["agent"], seed)
+            if logdir is not None
+            else None
+        )
+    # On resume, TensorBoard drops what the stopped run wrote after its checkpoint.
+    logger = Logger(run_dir, purge_step=samples + 1 if resume else None) if run_dir else None
+    checkpoint = run_dir / FILENAME if run_dir else None
+    last_good: Path | None = checkpoint if resume else None
+
+    def save() -> None:
+        nonlocal last_good
+        if checkpoint is None:
+            return
+        save_checkpoint(
+            checkpoint,
+            {
+                "samples": samples,
+                "config": config,
+                "agent": agent.state_dict(),
+                "env": env.state_dict() if hasattr(env, "state_dict") else None,
+                "rng": rng_state(),
+            },
+        )
+        last_good = checkpoint
+
+    def log(values: dict[str, float]) -> dict[str, float]:
+        if logger is not None:
+            logger.scalars(samples, values)
+        tag = first_nonfinite(values)
+        if tag is not None and stop_on_nonfinite:
+            where = (
+                f"the last good checkpoint is {last_good}"
+                if last_good
+                else "no checkpoint was written before it (see --checkpoint-every)"
+            )
+            raise NonFiniteError(
+                f"{tag} = {values[tag]} at sample {samples}; stopped, and "
+                f"{where} (pass --no-stop-on-nonfinite to keep going)"
+            )
+        return values
+
+    # 2. the loop
+    if logger is not None and resume is None:
+        logger.config(config)
+    sums, episodes = MetricSums(), EpisodeSums()
+    next_log, next_eval = _next(samples, log_every), _next(samples, eval_every)
+    next_ckpt = _next(samples, checkpoint_every) if checkpoint_every else math.inf
+    start_samples, start = samples, time.perf_counter()
+    t_log, s_log = start, samples
+    bar = tqdm(
+        total=steps,
+        initial=samples,
+        unit="sample",
+        disable=None if progress else True,
+        dynamic_ncols=True,
+        leave=False,
+    )
+    final: dict[str, float] = {}
+    try:
+        with _stop_on_signal() as received:
+            while samples < steps:
+                action = agent.act(obs)
+                next_obs, reward, terminated, truncated, info = env.step(action)
+                metrics = agent.learn(
+                    Transition(obs, action, reward, next_obs, terminated, truncated, info)
+                )
+                sums.add({"reward/mean": reward, **metrics})  # summed per sub-env, averaged on read
+                if "episode" in info:  # an env with episodes reports them as Gymnasium does
+                    episodes.add(info["episode"], info["_episode"])
+                samples += num_envs
+                obs = next_obs
+
+                if samples >= next_log or samples >= steps:
+                    now = time.perf_counter()
+                    values = {**sums.means(), **episodes.means()}
+                    values["time/fps"] = (samples - s_log) / max(now - t_log, 1e-9)
+                    t_log, s_log, next_log = now, samples, _next(samples, log_every)
+                    log(values)
+                    bar.update(samples - bar.n)
+                    bar.set_postfix(reward=f"{values.get('reward/mean', math.nan):.4g}")
+                if eval_env is not None and (samples >= next_eval or samples >= steps):
+                    next_eval = _next(samples, eval_every)
+                    final = log(_read(evaluate(eval_env, agent)))
+                if samples >= next_ckpt:
+                    next_ckpt = _next(samples, checkpoint_every)
+                    save()
+                if received:
+                    save()
+                    if logger is not None:
+                        logger.flush()
+                    saved = (
+                        f"checkpoint {checkpoint}; resume with: sandbox run --resume {run_dir}"
+                        if checkpoint
+                        else "nothing saved (logdir=None)"
+                    )
+                    raise RunInterrupted(
+                        f"stopped by {signal.Signals(received[0]).name} at "
+                        f"sample {samples}; {saved}",
+                        received[0],
+                    )
+        save()
+    finally:
+        bar.close()
+        if logger is not None:
+            logger.close()
+    wall = time.perf_counter() - start
+    return RunResult(run_dir, samples, wall, (samples - start_samples) / max(wall, 1e-9), final)
+
+
+def _next(samples: int, every: int) -> int:
+    """The next multiple of ``every`` strictly after ``samples``."""
+    return (samples // every + 1) * every

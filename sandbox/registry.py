@@ -1,0 +1,213 @@
+"""Names to classes: envs through Gymnasium's registry, agents through ours.
+
+Sandbox envs register with ``gymnasium.register(..., vector_entry_point="pkg.mod:Class")``
+so ``gymnasium.make_vec("sandbox/LinReg-v0")`` works for anyone; this module keeps the
+extra facts ``sandbox list`` prints (paradigm, description, default batch). Entry points are
+strings, so ``sandbox`` never imports ``envs`` or ``agents`` until one is made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium
+import torch
+
+from sandbox.core import Agent, Env, UsageError
+from sandbox.device import resolve_device
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """A registered sandbox env: what ``sandbox list`` shows and how to build it."""
+
+    id: str
+    """Gymnasium id, ``sandbox/<Name>-v<N>``."""
+    entry_point: str
+    """``"package.module:Class"`` of a ``gymnasium.vector.VectorEnv`` subclass."""
+    paradigm: str
+    """regression, classification, clustering, GAN game, RL, ..."""
+    description: str
+    """One line."""
+    num_envs: int
+    """Default batch: sub-envs (samples) per step."""
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    """A registered agent: what ``sandbox list`` shows and how to build it."""
+
+    name: str
+    """The name ``sandbox run ENV AGENT`` takes."""
+    entry_point: str
+    """``"package.module:Class"``; the class has a ``Config`` dataclass."""
+    learns_from: str
+    """What of the reward it uses: its gradient, or its value only."""
+    description: str
+    """One line."""
+
+
+ENVS: dict[str, EnvEntry] = {}
+AGENTS: dict[str, AgentEntry] = {}
+
+
+def register_env(
+    id: str, entry_point: str, *, paradigm: str, description: str, num_envs: int = 32
+) -> None:
+    """Register a sandbox env with Gymnasium (vector entry point) and with ``sandbox list``.
+
+    Example:
+        >>> register_env("demo/LinReg-v0", "envs.supervised:LinRegEnv",
+        ...              paradigm="regression", description="y = Xw + b + noise", num_envs=10)
+        >>> gymnasium.make_vec("demo/LinReg-v0", num_envs=4).num_envs
+        4
+        >>> del ENVS["demo/LinReg-v0"], gymnasium.registry["demo/LinReg-v0"]
+    """
+    ENVS[id] = EnvEntry(id, entry_point, paradigm, description, num_envs)
+    gymnasium.register(id=id, vector_entry_point=entry_point)
+
+
+def register_agent(name: str, entry_point: str, *, learns_from: str, description: str) -> None:
+    """Register an agent class under ``name`` for ``make_agent`` and the CLI.
+
+    Example:
+        >>> register_agent("my-gradient", "agents.gradient:GradientAgent",
+        ...                learns_from="reward gradient", description="model + optimizer")
+        >>> agent_class("my-gradient").__name__
+        'GradientAgent'
+        >>> del AGENTS["my-gradient"]
+    """
+    AGENTS[name] = AgentEntry(name, entry_point, learns_from, description)
+
+
+def load_entry_point(entry_point: str) -> Any:
+    """Import ``"package.module:Attr"`` and return the attribute.
+
+    Example:
+        >>> load_entry_point("math:pi")
+        3.141592653589793
+    """
+    module_name, _, attr = entry_point.partition(":")
+    if not attr:
+        raise UsageError(f"entry point {entry_point!r}: expected 'package.module:Name'")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise UsageError(f"cannot load entry point {entry_point!r}: {e}") from None
+
+
+def closest(name: str, choices: list[str] | Any, n: int = 3) -> str:
+    """``" (did you mean a, b?)"`` for the nearest ``choices``, or ``""`` when none is close.
+
+    Example:
+        >>> closest("gradiant", ["gradient", "ppo"])
+        ' (did you mean gradient?)'
+    """
+    lowered = {c.lower(): c for c in choices}
+    near = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
+    return f" (did you mean {', '.join(lowered[m] for m in near)}?)" if near else ""
+
+
+def env_class(env_id: str) -> type:
+    """The class behind a sandbox env id; ``UsageError`` with the closest ids if unknown.
+
+    Example:
+        >>> env_class("sandbox/LinReg-v0").__name__
+        'LinRegEnv'
+    """
+    if env_id not in ENVS:
+        known = list(ENVS) + list(gymnasium.registry)
+        raise UsageError(
+            f"unknown env id {env_id!r}{closest(env_id, known)}; "
+            "`sandbox list` shows the sandbox's envs"
+        )
+    return load_entry_point(ENVS[env_id].entry_point)
+
+
+def agent_class(name: str) -> type:
+    """The class behind an agent name; ``UsageError`` with the closest names if unknown.
+
+    Example:
+        >>> agent_class("gradient").__name__
+        'GradientAgent'
+    """
+    if name not in AGENTS:
+        raise UsageError(
+            f"unknown agent {name!r}{closest(name, list(AGENTS))}; "
+            f"known agents: {', '.join(sorted(AGENTS))}"
+        )
+    return load_entry_point(AGENTS[name].entry_point)
+
+
+def build_config(config_cls: type, overrides: dict[str, Any], owner: str) -> Any:
+    """Build a frozen config dataclass, refusing unknown names and bad values as ``UsageError``.
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass(frozen=True)
+        ... class C:
+        ...     lr: float = 0.1
+        >>> build_config(C, {"lr": 0.5}, "agent 'x'")
+        C(lr=0.5)
+        >>> build_config(C, {"lrr": 0.5}, "agent 'x'")
+        Traceback (most recent call last):
+        ...
+        sandbox.core.UsageError: agent 'x' has no option 'lrr' (did you mean lr?)
+    """
+    names = [f.name for f in dataclasses.fields(config_cls)]
+    for key in overrides:
+        if key not in names:
+            raise UsageError(f"{owner} has no option {key!r}{closest(key, names)}")
+    try:
+        return config_cls(**overrides)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{owner}: {e}") from None
+
+
+def make(
+    env_id: str, num_envs: int | None = None, *, device: str | torch.device = "cpu", **kwargs: Any
+) -> Env:
+    """Build a batched, torch-native env from a registered id.
+
+    Args:
+        env_id: a sandbox id such as ``"sandbox/LinReg-v0"``.
+        num_envs: sub-envs (for a dataset: samples per step); ``None`` takes the env's default.
+        device: where the env's tensors live (``"auto"`` resolves as in ``resolve_device``).
+        **kwargs: fields of the env's ``Config`` (and ``split`` for datasets).
+
+    Returns:
+        The env, already on ``device``.
+
+    Example:
+        >>> env = make("sandbox/LinReg-v0", num_envs=32)
+        >>> env.num_envs, env.single_observation_space.shape
+        (32, (2,))
+    """
+    cls = env_class(env_id)
+    if num_envs is None:
+        num_envs = ENVS[env_id].num_envs
+    if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
+        raise UsageError(f"num_envs must be a positive integer, got {num_envs!r}")
+    config_cls = getattr(cls, "Config", None)
+    if config_cls is not None:
+        options = {k: v for k, v in kwargs.items() if k not in cls.RESERVED_KWARGS}
+        build_config(config_cls, options, f"env {env_id!r}")  # refuse bad options early
+    return gymnasium.make_vec(env_id, num_envs=num_envs, device=resolve_device(device), **kwargs)
+
+
+def make_agent(name: str, env: Env, **config: Any) -> Agent:
+    """Build a registered agent for ``env``, with its ``Config`` fields as keyword overrides.
+
+    Example:
+        >>> env = make("sandbox/LinReg-v0", num_envs=8)
+        >>> agent = make_agent("gradient", env, lr=0.05)
+        >>> agent.config.lr
+        0.05
+    """
+    cls = agent_class(name)
+    cfg = build_config(cls.Config, config, f"agent {name!r}")
+    return cls(env, cfg)
