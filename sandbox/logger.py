@@ -18,6 +18,7 @@ import torch
 from tensorboard.plugins.hparams import summary_v2 as hparams_summary
 from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
+from torchvision.utils import make_grid
 
 
 class MetricSums:
@@ -168,6 +169,16 @@ class Logger:
         """Write each ``tag: value`` at x = ``step`` (samples consumed)."""
         for tag, value in values.items():
             self.writer.add_scalar(tag, value, global_step=step)
+
+    def images(self, tag: str, images: Tensor, step: int) -> None:
+        """A batch of images ``(N, C, H, W)`` in [0, 1] as one grid at x = ``step``."""
+        grid = make_grid(
+            images.detach().float().cpu(),
+            nrow=math.ceil(math.sqrt(len(images))),
+            padding=1,
+            pad_value=1.0,
+        )
+        self.writer.add_image(tag, grid.clamp(0, 1), global_step=step)
 
     def config(self, config: Mapping[str, Any]) -> None:
         """The resolved config, as a two-column Markdown table (TEXT tab) and HParams session.

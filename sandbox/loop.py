@@ -331,6 +331,10 @@ def train(
                 if eval_env is not None and (samples >= next_eval or samples >= steps):
                     next_eval = _next(samples, eval_every)
                     final = log(_read(evaluate(eval_env, agent)))
+                    if logger is not None and hasattr(eval_env, "media"):
+                        with torch.inference_mode():
+                            for name, images in eval_env.media(agent).items():
+                                logger.images(f"media/{name}", images, samples)
                 if samples >= next_ckpt:
                     next_ckpt = _next(samples, checkpoint_every)
                     save()
