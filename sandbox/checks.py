@@ -9,6 +9,9 @@ non-finite check stands in for them.
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import gymnasium
 import numpy as np
@@ -108,12 +111,62 @@ class ActionChecker:
                 )
 
 
+@dataclass(frozen=True)
+class CheckResult:
+    """One row of ``sandbox check``: what was checked, whether it held, and why not."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+def env_checks(env: Env, *, seed: int = 0, num_steps: int = 3) -> list[tuple[str, Callable]]:
+    """The named contract checks for an env instance; each raises ``AssertionError`` if broken.
+
+    Example:
+        >>> import sandbox
+        >>> [name for name, _ in env_checks(sandbox.make("sandbox/LinReg-v0", num_envs=2))][:2]
+        ['attributes and spaces', 'tensors: shapes, dtypes, device; SAME_STEP autoreset']
+    """
+    device = env_device(env)
+
+    def attributes() -> None:
+        for name in (
+            "num_envs",
+            "single_observation_space",
+            "single_action_space",
+            "observation_space",
+            "action_space",
+            "metadata",
+        ):
+            assert hasattr(env, name), f"env lacks the attribute {name!r}"
+        mode = env.metadata.get("autoreset_mode")
+        assert mode == gymnasium.vector.AutoresetMode.SAME_STEP, (
+            f"metadata['autoreset_mode'] must be SAME_STEP, got {mode!r}"
+        )
+
+    actions = [_sample_actions(env, device, i) for i in range(num_steps)]
+    checks = [
+        ("attributes and spaces", attributes),
+        (
+            "tensors: shapes, dtypes, device; SAME_STEP autoreset",
+            lambda: _rollout(env, seed, actions, device),
+        ),
+        ("rewards finite", lambda: _rollout(env, seed, actions, device, finite=True)),
+        ("same seed, same rollout", lambda: _same_rollout(env, seed, actions, device)),
+    ]
+    if hasattr(env, "score") and hasattr(env, "X"):
+        checks.append(("evaluation covers its split exactly once", lambda: _coverage(env)))
+    return checks
+
+
 def check_env(env: Env, *, seed: int = 0, num_steps: int = 3) -> None:
     """Assert that ``env`` keeps the sandbox contract (DESIGN §2); raise ``AssertionError`` if not.
 
     Checks attributes and spaces, tensor shapes, dtypes and device against the spaces,
-    SAME_STEP autoreset (``final_obs`` for every finished sub-env), finite rewards, and that
-    the same seed gives the same rollout under the same actions.
+    SAME_STEP autoreset (``final_obs`` for every finished sub-env), finite rewards, that
+    the same seed gives the same rollout under the same actions, and that a dataset's
+    evaluation pass covers its split exactly once.
 
     Args:
         env: a sandbox env (tensors in and out).
@@ -124,34 +177,82 @@ def check_env(env: Env, *, seed: int = 0, num_steps: int = 3) -> None:
         >>> import sandbox
         >>> check_env(sandbox.make("sandbox/LinReg-v0", num_envs=4))
     """
-    for name in (
-        "num_envs",
-        "single_observation_space",
-        "single_action_space",
-        "observation_space",
-        "action_space",
-        "metadata",
-    ):
-        assert hasattr(env, name), f"env lacks the attribute {name!r}"
-    mode = env.metadata.get("autoreset_mode")
-    assert mode == gymnasium.vector.AutoresetMode.SAME_STEP, (
-        f"metadata['autoreset_mode'] must be SAME_STEP, got {mode!r}"
-    )
-    device = env_device(env)
-    actions = [_sample_actions(env, device, i) for i in range(num_steps)]
+    for name, check in env_checks(env, seed=seed, num_steps=num_steps):
+        try:
+            check()
+        except AssertionError as e:
+            raise AssertionError(f"{name}: {e}") from None
+
+
+def run_checks(env: Env, single_env: Callable[[], Env] | None = None) -> list[CheckResult]:
+    """Every check of ``sandbox check``, as rows; nothing raises.
+
+    Args:
+        env: the env to check.
+        single_env: builds the same env with ``num_envs=1``, for Gymnasium's own
+            ``check_env`` on the single-env NumPy view.
+
+    Example:
+        >>> import sandbox
+        >>> rows = run_checks(sandbox.make("sandbox/LinReg-v0", num_envs=2),
+        ...                   lambda: sandbox.make("sandbox/LinReg-v0", num_envs=1))
+        >>> all(r.ok for r in rows), len(rows)
+        (True, 6)
+    """
+    checks = env_checks(env)
+    if single_env is not None:
+        checks.append(
+            ("gymnasium check_env (single-env NumPy view)", lambda: _gymnasium_check(single_env()))
+        )
+    rows = []
+    for name, check in checks:
+        try:
+            check()
+            rows.append(CheckResult(name, True))
+        except Exception as e:  # a broken env can raise anything: report it, check the rest
+            rows.append(CheckResult(name, False, f"{type(e).__name__}: {e}"))
+    return rows
+
+
+def _gymnasium_check(env: Env) -> None:
+    from gymnasium.utils.env_checker import check_env as gymnasium_check_env
+
+    from sandbox.single import SingleEnvView
+
+    with warnings.catch_warnings():  # its advice on infinite Box bounds does not apply here
+        warnings.simplefilter("ignore")
+        gymnasium_check_env(SingleEnvView(env), skip_render_check=True)
+
+
+def _same_rollout(env: Env, seed: int, actions: list[Tensor], device: torch.device) -> None:
     first = _rollout(env, seed, actions, device)
     second = _rollout(env, seed, actions, device)
     for a, b in zip(first, second, strict=True):
         assert torch.equal(a, b), "the same seed and actions gave a different rollout"
 
 
-def _sample_actions(env: Env, device: torch.device, i: int) -> Tensor:
+def _coverage(env: Env) -> None:
+    seen: list[Tensor] = []
+
+    def policy(obs: Tensor) -> Tensor:
+        seen.append(obs)
+        return _sample_actions(env, env_device(env), 0, len(obs))
+
+    env.score(policy)
+    rows = torch.cat(seen)
+    assert len(rows) == len(env.X), f"evaluation saw {len(rows)} samples of {len(env.X)}"
+    assert torch.equal(rows, env.X), "evaluation did not pass over the split in order, once"
+
+
+def _sample_actions(env: Env, device: torch.device, i: int, n: int | None = None) -> Tensor:
     env.single_action_space.seed(i)
-    batch = np.stack([env.single_action_space.sample() for _ in range(env.num_envs)])
+    batch = np.stack([env.single_action_space.sample() for _ in range(n or env.num_envs)])
     return torch.as_tensor(batch, device=device)
 
 
-def _rollout(env: Env, seed: int, actions: list[Tensor], device: torch.device) -> list[Tensor]:
+def _rollout(
+    env: Env, seed: int, actions: list[Tensor], device: torch.device, finite: bool = False
+) -> list[Tensor]:
     n, obs_space = env.num_envs, env.single_observation_space
     obs, info = env.reset(seed=seed)
     _check_tensor("reset obs", obs, (n, *obs_space.shape), device)
@@ -162,7 +263,7 @@ def _rollout(env: Env, seed: int, actions: list[Tensor], device: torch.device) -
         _check_tensor("obs", obs, (n, *obs_space.shape), device)
         _check_tensor("reward", reward, (n,), device)
         assert reward.is_floating_point(), f"reward must be float, got {reward.dtype}"
-        assert bool(torch.isfinite(reward).all()), "reward holds NaN/inf"
+        assert not finite or bool(torch.isfinite(reward).all()), "reward holds NaN/inf"
         for name, flag in (("terminated", terminated), ("truncated", truncated)):
             _check_tensor(name, flag, (n,), device)
             assert flag.dtype == torch.bool, f"{name} must be a bool tensor, got {flag.dtype}"
