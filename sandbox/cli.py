@@ -17,11 +17,11 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tyro
 
-from sandbox import registry
+from sandbox import compare, registry
 from sandbox.checkpoint import load_checkpoint
 from sandbox.checks import run_checks
 from sandbox.core import CheckpointError, NonFiniteError, RunInterrupted, UsageError
@@ -35,6 +35,7 @@ commands:
   run --resume RUN_DIR       continue a stopped run where its checkpoint left it
   list                       the registered envs and agents
   check ENV_ID               check an env against the sandbox contract
+  compare RUN_DIR...         final and best values of runs side by side (--plot FILE.png)
 
 example:
   sandbox run sandbox/LinReg-v0 gradient --steps 2000 --seed 0
@@ -113,12 +114,17 @@ def _parse_flags(prog: str, env_cls: type | None, agent_cls: type | None, args: 
     if env_cls is not None and getattr(env_cls, "Config", None) is not None:
         parts.append(("env", env_cls.Config, field(default_factory=env_cls.Config)))
     flags_cls = dataclasses.make_dataclass("Flags", parts, frozen=True)
+    return _tyro(flags_cls, args, prog)
+
+
+def _tyro(cls: type, args: list[str], prog: str) -> Any:
+    """``tyro.cli``, with its boxed errors turned into one-line ``UsageError``s."""
     if "-h" in args or "--help" in args:
-        return tyro.cli(flags_cls, args=args, prog=prog)
+        return tyro.cli(cls, args=args, prog=prog)
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured), _wide_terminal():
-            return tyro.cli(flags_cls, args=args, prog=prog)
+            return tyro.cli(cls, args=args, prog=prog)
     except SystemExit as e:
         if e.code:
             raise UsageError(f"{_one_line(captured.getvalue())}; see `{prog} --help`") from None
@@ -269,7 +275,30 @@ def cmd_check(args: list[str]) -> int:
     return 1 if failed else 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "check": cmd_check}
+@dataclass(frozen=True)
+class CompareFlags:
+    """Compare runs read back from their TensorBoard event files."""
+
+    paths: tyro.conf.Positional[tuple[str, ...]]
+    """Run directories, or directories above runs (e.g. runs/tour)."""
+    tags: tuple[str, ...] = compare.DEFAULT_TAGS
+    """Scalar tags to compare (final and best value of each)."""
+    format: Literal["table", "markdown", "csv"] = "table"
+    """Output format."""
+    plot: str | None = None
+    """Also draw the tags' curves against samples into this PNG file."""
+
+
+def cmd_compare(args: list[str]) -> int:
+    """``sandbox compare RUN_DIR...``: final and best values per run, seeds grouped."""
+    flags = _tyro(CompareFlags, args, "sandbox compare")
+    print(compare.compare(flags.paths, flags.tags, flags.format, flags.plot))
+    if flags.plot:
+        print(f"plot: {flags.plot}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "check": cmd_check, "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:
