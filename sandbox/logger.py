@@ -20,6 +20,15 @@ from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import make_grid
 
+CUSTOM_SCALARS = {
+    "paradigms side by side": {
+        "eval/score: every paradigm's headline figure": ["Multiline", [r"^eval/score$"]],
+        "reward/mean": ["Multiline", [r"^reward/mean$"]],
+        "time/fps": ["Multiline", [r"^time/fps$"]],
+    }
+}
+"""The Custom Scalars tab: one chart per shared tag, every run on it."""
+
 
 class MetricSums:
     """Per-tag running sums of tensors, kept on their device until read.
@@ -191,6 +200,7 @@ class Logger:
         self.writer.add_text("config", "| option | value |\n| --- | --- |\n" + rows)
         session = hparams_summary.hparams_pb(flat, trial_id=self.run_dir.name)
         self.writer.file_writer.add_summary(session)
+        self.writer.add_custom_scalars(CUSTOM_SCALARS)
 
     def flush(self) -> None:
         """Make everything written so far readable on disk."""
