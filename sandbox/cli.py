@@ -21,10 +21,11 @@ from typing import Any, Literal
 
 import tyro
 
-from sandbox import compare, registry
+from sandbox import compare, registry, tour
 from sandbox.checkpoint import load_checkpoint
 from sandbox.checks import run_checks
 from sandbox.core import CheckpointError, NonFiniteError, RunInterrupted, UsageError
+from sandbox.device import resolve_device
 from sandbox.loop import RunResult, train
 from sandbox.seeding import seed_everything
 
@@ -36,6 +37,7 @@ commands:
   list                       the registered envs and agents
   check ENV_ID               check an env against the sandbox contract
   compare RUN_DIR...         final and best values of runs side by side (--plot FILE.png)
+  tour [--budget tiny]       one short run per paradigm, then one table comparing them
 
 example:
   sandbox run sandbox/LinReg-v0 gradient --steps 2000 --seed 0
@@ -298,7 +300,46 @@ def cmd_compare(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "check": cmd_check, "compare": cmd_compare}
+@dataclass(frozen=True)
+class TourFlags:
+    """One short run per paradigm into <logdir>/tour, then one table comparing them."""
+
+    budget: str = "default"
+    """tiny, small, default (about 3 minutes on 2 CPU cores), large, or a multiplier."""
+    logdir: str = "runs"
+    """Root of the run directories; the tour writes under <logdir>/tour."""
+    device: str = "cpu"
+    """cpu, cuda, auto: small models are fastest on the CPU."""
+    seed: int = 0
+    """Seed of every run."""
+    progress: bool = True
+    """Show a progress bar per run on a terminal."""
+
+
+def cmd_tour(args: list[str]) -> int:
+    """``sandbox tour``: every paradigm, one table, the TensorBoard line to look at it."""
+    flags = _tyro(TourFlags, args, "sandbox tour")
+    tour.budget_scale(flags.budget)  # refuse a bad budget before any run
+    resolve_device(flags.device)
+    visits = tour.run_tour(
+        flags.budget,
+        logdir=flags.logdir,
+        device=flags.device,
+        seed=flags.seed,
+        progress=flags.progress,
+    )
+    print(tour.table(visits))
+    print(f"\nsee them side by side: {tour.tensorboard_line(flags.logdir)}")
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "list": cmd_list,
+    "check": cmd_check,
+    "compare": cmd_compare,
+    "tour": cmd_tour,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
