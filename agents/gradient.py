@@ -26,12 +26,12 @@ from sandbox.core import Env, Transition, UsageError, env_device
 class GradientConfig:
     """Hyperparameters of the gradient learner."""
 
-    model: Literal["linear", "mlp"] = "linear"
-    """Model from the zoo (agents/nets.py), built from the env's spaces."""
+    model: Literal["linear", "mlp", "cnn"] = "linear"
+    """Model from the zoo (agents/nets.py): linear (softmax) regression, MLP, or a small CNN."""
     num_hiddens: int = 256
-    """Hidden units of the MLP."""
+    """Hidden units of the MLP (and of the CNN's dense layer)."""
     dropout: float = 0.0
-    """Dropout probability of the MLP's hidden layer (off during evaluation)."""
+    """Dropout probability before the output layer (off during evaluation)."""
     optimizer: Literal["sgd", "adam"] = "sgd"
     """Minibatch SGD as in d2l §3.4, or Adam."""
     lr: float = 0.03
@@ -79,9 +79,12 @@ class GradientAgent:
             )
         obs_shape, action_shape = env.single_observation_space.shape, env.single_action_space.shape
         self.device = env_device(env)
-        self.net = (
-            net or make_net(cfg.model, obs_shape, action_shape, cfg.num_hiddens, cfg.dropout)
-        ).to(self.device)
+        if net is None:
+            try:
+                net = make_net(cfg.model, obs_shape, action_shape, cfg.num_hiddens, cfg.dropout)
+            except ValueError as e:
+                raise UsageError(f"agent 'gradient': {e}") from None
+        self.net = net.to(self.device)
         if cfg.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(
                 self.net.parameters(),
@@ -108,7 +111,8 @@ class GradientAgent:
         if not transition.reward.requires_grad:
             raise UsageError(
                 "agent 'gradient' got a reward without a gradient: this env reveals reward "
-                "values only (e.g. bandit feedback); use an RL agent, or the env's gradient mode"
+                "values only (bandit feedback, or label feedback's detached reward); use an RL "
+                "agent, or the env's gradient mode (--env.feedback gradient)"
             )
         loss = -transition.reward.mean()
         self.optimizer.zero_grad(set_to_none=True)

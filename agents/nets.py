@@ -1,7 +1,9 @@
 """The model zoo of the gradient learner: networks built from the env's spaces.
 
 Every net maps a batch of observations ``(N, *obs_shape)`` to a batch of actions
-``(N, *action_shape)``, so any of them plugs into any env whose action is a prediction.
+``(N, *action_shape)``, so any of them plugs into any env whose action is a prediction:
+values for regression, logits ``(N, C)`` for classes, one logit ``(N,)`` for two classes.
+``make_net`` is the one entry point.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import math
 
 import torch.nn as nn
 
-MODELS = ("linear", "mlp")
+MODELS = ("linear", "mlp", "cnn")
 
 
 def _head(action_shape: tuple[int, ...]) -> nn.Module:
@@ -44,6 +46,41 @@ def mlp(
     )
 
 
+def cnn(
+    obs_shape: tuple[int, ...],
+    action_shape: tuple[int, ...],
+    num_hiddens: int = 256,
+    dropout: float = 0.0,
+) -> nn.Module:
+    """A small LeNet-style CNN for ``(C, H, W)`` images, d2l §7.6: two conv-pool blocks, an MLP.
+
+    Example:
+        >>> import torch
+        >>> cnn((1, 8, 8), (10,))(torch.zeros(5, 1, 8, 8)).shape
+        torch.Size([5, 10])
+    """
+    if len(obs_shape) != 3 or min(obs_shape[1:]) < 4:
+        raise ValueError(
+            f"model 'cnn' needs image observations (C, H, W) of at least 4x4 pixels, "
+            f"got observations of shape {obs_shape}; use 'mlp' for flat features"
+        )
+    C, H, W = obs_shape
+    return nn.Sequential(
+        nn.Conv2d(C, 16, kernel_size=3, padding=1),  # (N, 16, H, W)
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # (N, 16, H/2, W/2)
+        nn.Conv2d(16, 32, kernel_size=3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # (N, 32, H/4, W/4)
+        nn.Flatten(),
+        nn.Linear(32 * (H // 4) * (W // 4), num_hiddens),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(num_hiddens, math.prod(action_shape)),
+        _head(action_shape),
+    )
+
+
 def make_net(
     name: str,
     obs_shape: tuple[int, ...],
@@ -56,4 +93,6 @@ def make_net(
         return linear(obs_shape, action_shape)
     if name == "mlp":
         return mlp(obs_shape, action_shape, num_hiddens, dropout)
+    if name == "cnn":
+        return cnn(obs_shape, action_shape, num_hiddens, dropout)
     raise ValueError(f"unknown model {name!r}: expected one of {MODELS}")

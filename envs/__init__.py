@@ -12,3 +12,73 @@ register_env(
     num_envs=10,
     description="d2l's synthetic linear data y = Xw + b + noise, w = [2, -3.4], b = 4.2",
 )
+register_env(
+    "sandbox/Digits-v0",
+    "envs.datasets:DigitsEnv",
+    paradigm="classification",
+    num_envs=64,
+    description="8x8 handwritten digits as (1, 8, 8) images, 10 classes",
+)
+register_env(
+    "sandbox/Iris-v0",
+    "envs.datasets:IrisEnv",
+    paradigm="classification",
+    num_envs=16,
+    description="150 irises, 4 measurements, 3 species",
+)
+register_env(
+    "sandbox/Wine-v0",
+    "envs.datasets:WineEnv",
+    paradigm="classification",
+    num_envs=16,
+    description="178 wines, 13 chemical measurements, 3 cultivars",
+)
+register_env(
+    "sandbox/BreastCancer-v0",
+    "envs.datasets:BreastCancerEnv",
+    paradigm="classification",
+    num_envs=32,
+    description="569 tumours, 30 features; binary: one logit, BCE",
+)
+register_env(
+    "sandbox/Diabetes-v0",
+    "envs.datasets:DiabetesEnv",
+    paradigm="regression",
+    num_envs=32,
+    description="442 patients, 10 features; disease progression",
+)
+register_env(
+    "sandbox/Moons-v0",
+    "envs.datasets:MoonsEnv",
+    paradigm="classification",
+    num_envs=32,
+    description="two interleaving half moons in 2-D, binary",
+)
+register_env(
+    "sandbox/BlobsClassification-v0",
+    "envs.datasets:BlobsClassificationEnv",
+    paradigm="classification",
+    num_envs=32,
+    description="Gaussian blobs in 2-D; name each point's blob",
+)
+register_env(
+    "sandbox/MNIST-v0",
+    "envs.datasets:MNISTEnv",
+    paradigm="classification",
+    num_envs=64,
+    description="handwritten digits (1, 28, 28) from --env.data-root",
+)
+register_env(
+    "sandbox/FashionMNIST-v0",
+    "envs.datasets:FashionMNISTEnv",
+    paradigm="classification",
+    num_envs=64,
+    description="clothes (1, 28, 28) from --env.data-root",
+)
+register_env(
+    "sandbox/CIFAR10-v0",
+    "envs.datasets:CIFAR10Env",
+    paradigm="classification",
+    num_envs=64,
+    description="colour images (3, 32, 32) from --env.data-root",
+)

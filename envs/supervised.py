@@ -1,32 +1,93 @@
-"""A labelled dataset as a batched environment (DESIGN §1, d2l §3.1–3.3).
+"""A labelled dataset as a batched environment (DESIGN §1, d2l §3.1–3.3 and §4.1).
 
-Each sub-env shows one sample; the action is the agent's prediction for it; the reward is
-minus the loss, computed by the env, which alone holds the labels. Every step ends every
-one-step episode and the next batch is the new episodes' first observations (SAME_STEP
-autoreset). The whole split lives on the device and batches are drawn by indexing a stream
-of random permutations, so an epoch sees every training sample once and nothing is copied
-to the device per step.
+Each sub-env shows one sample; the action is the agent's answer for it; the env, which alone
+holds the labels, turns the answer into a reward. What the reward reveals is the option
+``feedback``:
+
+- ``gradient`` (default): minus the loss — squared error for regression, cross-entropy on
+  logits for classes, BCE-with-logits on one logit per sample for two classes — with its
+  autograd graph back to the action: full information, for a gradient learner;
+- ``bandit``: the action is one class index; the reward is 1 if right, else 0, without
+  gradient and without the label — a contextual bandit, for RL agents;
+- ``label``: minus the loss, detached, and the batch's labels in ``info["target"]`` after
+  acting — the online-learning protocol, for learners that want labels.
+
+Every step ends every one-step episode and the next batch is the new episodes' first
+observations (SAME_STEP autoreset). The whole split lives on the device and batches are
+drawn by indexing a stream of random permutations, so an epoch sees every training sample
+once and nothing is copied to the device per step.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium
 import numpy as np
 import torch
+import torch.nn.functional as F
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
+from envs import wrappers
 from sandbox.checks import ActionChecker
 from sandbox.core import UsageError
+from sandbox.registry import build_config
 
 SPLITS = ("train", "val", "test")
+FEEDBACK = ("gradient", "bandit", "label")
+
+
+@dataclass(frozen=True)
+class SupervisedConfig:
+    """Options of every dataset env: what it reveals, how it splits, what it does to train data."""
+
+    feedback: Literal["gradient", "bandit", "label"] = "gradient"
+    """gradient: reward -loss with its graph; bandit: 1 if the class index is right, else 0, no
+    gradient, no label; label: -loss detached, the labels in info['target'] after acting."""
+    standardize: bool = True
+    """Standardize features (and regression targets) with statistics of the train split only."""
+    val_fraction: float = 0.1
+    """Fraction of the samples held out for validation."""
+    test_fraction: float = 0.2
+    """Fraction held out for testing (a dataset with an official test set uses that instead)."""
+    data_seed: int = 0
+    """Seed of the split, of generated data and of the corruptions (not of the batch order)."""
+    label_noise: float = 0.0
+    """Fraction of training labels set to another class at random (garbage in)."""
+    feature_noise: float = 0.0
+    """Std of Gaussian noise added once to the (standardized) training features."""
+    imbalance: float = 1.0
+    """Long-tailed train split: class c keeps imbalance**(c/(C-1)) of its samples (1: as is)."""
+    augment_shift: int = 0
+    """Images: shift each training image by up to this many pixels, drawn per sample per batch."""
+    augment_flip: bool = False
+    """Images: mirror each training image left-right with probability 1/2, per sample per batch."""
+
+    def __post_init__(self) -> None:
+        if self.feedback not in FEEDBACK:
+            raise ValueError(f"feedback must be one of {FEEDBACK}, got {self.feedback!r}")
+        for name in ("val_fraction", "test_fraction", "label_noise"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                "val_fraction + test_fraction must leave a train split, got "
+                f"{self.val_fraction} + {self.test_fraction}"
+            )
+        if self.feature_noise < 0 or self.augment_shift < 0:
+            raise ValueError(
+                "feature_noise and augment_shift must be >= 0, "
+                f"got {self.feature_noise} and {self.augment_shift}"
+            )
+        if not 0 < self.imbalance <= 1:
+            raise ValueError(f"imbalance must be in (0, 1], got {self.imbalance}")
 
 
 def split_indices(
@@ -61,12 +122,137 @@ def r2_score(y_hat: Tensor, y: Tensor) -> Tensor:
     return 1.0 - ss_res / ss_tot
 
 
-class SupervisedEnv(gymnasium.vector.VectorEnv):
-    """A dataset ``(X, y)`` as a batched env; this version reveals the regression loss.
+# --- rewards: (N, *action_shape), (N, *target_shape) -> (N,) -----------------------------
+def squared_error_reward(y_hat: Tensor, y: Tensor) -> Tensor:
+    """``-sum((y_hat - y)**2)`` per sample, over target dimensions.
 
-    Observation ``(N, *feature_shape)``; action: predictions ``(N, *target_shape)``; reward
-    ``-sum((y_hat - y)**2)`` per sample, with its autograd graph back to the action.
-    ``score(policy)`` passes over the split exactly once and returns ``eval/*`` figures.
+    Example:
+        >>> squared_error_reward(torch.tensor([[1.0], [3.0]]), torch.tensor([[1.0], [1.0]]))
+        tensor([-0., -4.])
+    """
+    return -(y_hat - y).square().reshape(len(y), -1).sum(dim=1)
+
+
+def cross_entropy_reward(logits: Tensor, y: Tensor) -> Tensor:
+    """``log softmax(logits)[y]``: minus the cross-entropy of each sample.
+
+    Example:
+        >>> cross_entropy_reward(torch.tensor([[0.0, 0.0]]), torch.tensor([1]))  # -log 2
+        tensor([-0.6931])
+    """
+    return -F.cross_entropy(logits, y, reduction="none")
+
+
+def binary_cross_entropy_reward(logit: Tensor, y: Tensor) -> Tensor:
+    """``log sigmoid(±logit)``: minus the BCE of one logit per sample against a 0/1 label.
+
+    Example:
+        >>> binary_cross_entropy_reward(torch.tensor([0.0, 100.0]), torch.tensor([1, 1]))
+        tensor([-0.6931, -0.0000])
+    """
+    return -F.binary_cross_entropy_with_logits(logit, y.float(), reduction="none")
+
+
+def hit_reward(action: Tensor, y: Tensor) -> Tensor:
+    """Bandit feedback: 1.0 where the class index is right, else 0.0 (no gradient).
+
+    Example:
+        >>> hit_reward(torch.tensor([2, 0]), torch.tensor([2, 1]))
+        tensor([1., 0.])
+    """
+    return (action == y).float()
+
+
+def as_tensors(X: Any, y: Any = None) -> tuple[Tensor, Tensor]:
+    """Features and labels from arrays, tensors or a ``torch.utils.data.Dataset`` of pairs.
+
+    Images in ``uint8`` stay ``uint8`` until a split is moved to the device as ``float32``;
+    other features become ``float32`` at once. Integer (or bool) labels become class indices (``long``), float ones
+    regression targets (``float32``).
+
+    Example:
+        >>> X, y = as_tensors(np.zeros((3, 2)), [0, 1, 1])
+        >>> X.dtype, y.dtype
+        (torch.float32, torch.int64)
+    """
+    if isinstance(X, torch.utils.data.Dataset):
+        if y is not None:
+            raise UsageError("pass a Dataset alone (its items hold the labels) or (X, y), not both")
+        X, y = _stack_dataset(X)
+    if y is None:
+        raise UsageError("SupervisedEnv needs labels: pass (X, y), or a Dataset of (x, y) pairs")
+    X, y = torch.as_tensor(X), torch.as_tensor(y)
+    X = X if X.dtype == torch.uint8 else X.float()
+    y = y.float() if y.is_floating_point() else y.long()
+    if X.ndim == 0 or y.ndim == 0 or len(X) != len(y):
+        raise UsageError(
+            f"X and y need one label per sample: expected y of length {len(X) if X.ndim else 0} "
+            f"(X has shape {tuple(X.shape)}), got y of shape {tuple(y.shape)}"
+        )
+    for name, t in (("X", X), ("y", y)):
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise UsageError(f"{name} holds {bad} NaN/inf value(s): expected finite numbers")
+    return X, y
+
+
+def _stack_dataset(dataset: Any) -> tuple[Tensor, Tensor]:
+    """Read every ``(x, y)`` item once; PIL images become ``(C, H, W)`` uint8 tensors."""
+    from torchvision.transforms.v2.functional import pil_to_tensor
+
+    features, labels = [], []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise UsageError(
+                f"a Dataset item must be an (x, y) pair, got {type(item).__name__} at index {i}"
+            )
+        x, label = item
+        features.append(pil_to_tensor(x) if hasattr(x, "getbands") else torch.as_tensor(x))
+        labels.append(torch.as_tensor(label))
+    return torch.stack(features), torch.stack(labels)
+
+
+def feature_stats(X: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and std per channel of images ``(n, C, H, W)``, per feature otherwise (std 0 -> 1).
+
+    Summed in float64 chunks, so ``uint8`` images are never copied whole as floats.
+
+    Example:
+        >>> feature_stats(torch.tensor([[0.0, 5.0], [2.0, 5.0]]))
+        (tensor([1., 5.]), tensor([1., 1.]))
+    """
+    dims = (0, 2, 3) if X.ndim == 4 else (0,)
+    total = sum(c.double().sum(dims) for c in X.split(8192))
+    total_sq = sum(c.double().square().sum(dims) for c in X.split(8192))
+    count = X.numel() / total.numel()  # values summed into each entry
+    mean = total / count
+    std = (total_sq / count - mean.square()).clamp_min(0).sqrt()
+    std = torch.where(std > 1e-8, std, torch.ones_like(std))
+    if X.ndim == 4:
+        mean, std = mean[:, None, None], std[:, None, None]  # (C, 1, 1)
+    return mean.float(), std.float()
+
+
+class SupervisedEnv(gymnasium.vector.VectorEnv):
+    """A dataset ``(X, y)`` as a batched env: regression or classification, three feedbacks.
+
+    Observation ``(N, *feature_shape)`` (images ``(N, C, H, W)``). Action and reward by task
+    and ``feedback`` (module docstring): predictions ``(N, *target_shape)``, logits
+    ``(N, C)``, one logit ``(N,)`` for two classes, or class indices ``(N,)`` as a bandit.
+    ``score(policy)`` passes over the split exactly once and returns ``eval/*`` figures:
+    accuracy for classes, R² for regression.
+
+    Args:
+        X: features ``(n, ...)``, or a ``torch.utils.data.Dataset`` of ``(x, y)`` pairs.
+        y: labels ``(n,)`` (integers: classes) or targets ``(n, ...)`` (floats: regression).
+        num_envs: the batch, samples per step.
+        device: where the split's tensors live.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        config: a ``SupervisedConfig``; or give its fields as keyword ``options`` (then
+            ``standardize`` defaults to ``False``: your data is shown as given).
+        num_classes: classes, when not all of them appear in ``y`` (default ``max(y) + 1``).
+        num_test: the last ``num_test`` samples are the official test set (0: split at random).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
@@ -75,28 +261,48 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
 
     def __init__(
         self,
-        X: Tensor | np.ndarray,
-        y: Tensor | np.ndarray,
+        X: Any,
+        y: Any = None,
         *,
-        num_envs: int,
+        num_envs: int = 32,
         device: str | torch.device = "cpu",
         split: str = "train",
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.2,
-        data_seed: int = 0,
+        config: SupervisedConfig | None = None,
+        num_classes: int | None = None,
+        num_test: int = 0,
+        **options: Any,
     ) -> None:
-        X, y = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
-        if len(X) != len(y):
-            raise UsageError(f"X and y need the same number of samples, got {len(X)} and {len(y)}")
+        if config is not None and options:
+            raise UsageError(f"pass config= or its fields as options, not both: {list(options)}")
+        # Your own data is shown as given unless you ask; the named datasets standardize.
+        options = {"standardize": False, **options}
+        self.options = cfg = config or build_config(SupervisedConfig, options, "SupervisedEnv")
         if split not in SPLITS:
             raise UsageError(f"split must be one of {SPLITS}, got {split!r}")
-        self.num_envs = num_envs
-        self.device = torch.device(device)
-        self.split = split
-        self._parts = split_indices(len(X), val_fraction, test_fraction, data_seed)
-        self._data = (X, y)  # the full dataset on the CPU; each split is copied to the device once
+        X, y = as_tensors(X, y)
+        self.num_envs, self.device, self.split = num_envs, torch.device(device), split
+        self.feedback = cfg.feedback
+        self.num_classes = _num_classes(y, num_classes)
+        self.task = "regression" if self.num_classes is None else "classification"
+        self._check_options(X)
+        self._parts = split_indices(
+            len(X) - num_test,
+            cfg.val_fraction,
+            0.0 if num_test else cfg.test_fraction,
+            cfg.data_seed,
+        )
+        if num_test:
+            self._parts["test"] = torch.arange(len(X) - num_test, len(X))
+        self._data = self._standardize(X, y)  # the full dataset on the CPU; splits go to device
+        self._reward_fn, action_space = self._reward_and_action_space(y)
+        self._detach = self.feedback == "label"
+        self._augment = (
+            wrappers.Augment(cfg.augment_shift, cfg.augment_flip)
+            if cfg.augment_shift or cfg.augment_flip
+            else None
+        )
         self.single_observation_space = spaces.Box(-np.inf, np.inf, tuple(X.shape[1:]), np.float32)
-        self.single_action_space = spaces.Box(-np.inf, np.inf, tuple(y.shape[1:]), np.float32)
+        self.single_action_space = action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._check_action = ActionChecker(self.single_action_space, num_envs, self.device)
@@ -105,21 +311,73 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         self._truncated = torch.zeros(num_envs, dtype=torch.bool, device=self.device)  # (N,)
         self._use_split(split)
 
+    def _check_options(self, X: Tensor) -> None:
+        cfg, classes = self.options, self.task == "classification"
+        if not classes and (cfg.feedback == "bandit" or cfg.label_noise or cfg.imbalance < 1):
+            raise UsageError(
+                "bandit feedback, label_noise and imbalance need class labels (integer y), "
+                "but this dataset is a regression (float y)"
+            )
+        if (cfg.augment_shift or cfg.augment_flip) and X.ndim != 4:
+            raise UsageError(
+                f"augment_* needs images (n, C, H, W), got features of shape {tuple(X.shape)}"
+            )
+
+    def _standardize(self, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Statistics of the train split only, so nothing of val/test leaks into training.
+
+        Features are standardized as each split is moved to the device (``_use_split``), so
+        uint8 images stay compact here; regression targets are standardized at once.
+        """
+        train = self._parts["train"]
+        self._stats = feature_stats(X[train]) if self.options.standardize else None
+        if self.options.standardize and self.task == "regression":
+            y = (y - y[train].mean(0)) / y[train].std(0).clamp_min(1e-8)
+        return X, y
+
+    def _reward_and_action_space(self, y: Tensor) -> tuple[Callable, gymnasium.Space]:
+        if self.task == "regression":
+            return squared_error_reward, spaces.Box(-np.inf, np.inf, tuple(y.shape[1:]), np.float32)
+        if self.feedback == "bandit":
+            return hit_reward, spaces.Discrete(self.num_classes)
+        if self.num_classes == 2:  # one logit per sample: p(y = 1) = sigmoid(logit)
+            return binary_cross_entropy_reward, spaces.Box(-np.inf, np.inf, (), np.float32)
+        return cross_entropy_reward, spaces.Box(-np.inf, np.inf, (self.num_classes,), np.float32)
+
     def _use_split(self, split: str) -> None:
-        idx = self._parts[split]
-        if self.num_envs > len(idx) and split == "train":
+        X, y = (t[self._parts[split]] for t in self._data)
+        X = X.float()
+        if self._stats is not None:
+            mean, std = self._stats
+            X = (X - mean) / std
+        if split == "train":
+            X, y = self._corrupt(X, y)
+        if self.num_envs > len(X) and split == "train":
             raise UsageError(
                 f"num_envs (the batch, {self.num_envs}) is larger than the "
-                f"train split ({len(idx)} samples); use at most {len(idx)}"
+                f"train split ({len(X)} samples); use at most {len(X)}"
             )
-        X, y = self._data
         self.split = split
-        self.X = X[idx].to(self.device)  # (n, *feature_shape)
-        self.y = y[idx].to(self.device)  # (n, *target_shape)
-        self._generator = torch.Generator(self.device)
+        self.X = X.to(self.device)  # (n, *feature_shape)
+        self.y = y.to(self.device)  # (n, *target_shape)
+        self._generator = torch.Generator(self.device)  # batch order
+        self._augment_generator = torch.Generator(self.device)
         self._order = torch.empty(0, dtype=torch.long, device=self.device)
         self._pos = 0
         self.epoch = 0
+
+    def _corrupt(self, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """The garbage-in options, on the train split only, fixed by ``data_seed``."""
+        cfg = self.options
+        g = torch.Generator().manual_seed(cfg.data_seed)
+        if cfg.imbalance < 1:
+            keep = wrappers.imbalance_indices(y, cfg.imbalance, self.num_classes, g)
+            X, y = X[keep], y[keep]
+        if cfg.label_noise:
+            y = wrappers.flip_labels(y, cfg.label_noise, self.num_classes, g)
+        if cfg.feature_noise:
+            X = wrappers.add_feature_noise(X, cfg.feature_noise, g)
+        return X, y
 
     def with_split(self, split: str) -> SupervisedEnv:
         """The same dataset and options on another split."""
@@ -135,25 +393,29 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Tensor, dict[str, Any]]:
-        """Start a fresh epoch (reseeding the batch order when ``seed`` is given)."""
+        """Start a fresh epoch; ``seed`` reseeds the batch order and the augmentation."""
         if seed is not None:
             self._generator.manual_seed(seed)
+            self._augment_generator.manual_seed(seed + 1)
         self._order = self._order[:0]
         self._pos = 0
         return self._next_batch(), {}
 
     def step(self, action: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
-        """Reward the prediction for the current batch, then show the next batch."""
+        """Reward the answer for the current batch, then show the next batch."""
         self._check_action(action)
-        reward = self.reward(action, self.y[self._idx])  # (N,)
-        final_obs = self._obs
+        y = self.y[self._idx]  # (N, *target_shape) the labels of the batch acted on
+        reward = self.reward(action, y)  # (N,)
+        info = {"final_obs": self._obs, "_final_obs": self._terminated}
+        if self._detach:  # label feedback: the labels, after acting
+            info["target"], info["_target"] = y, self._terminated
         obs = self._next_batch()
-        info = {"final_obs": final_obs, "_final_obs": self._terminated}
         return obs, reward, self._terminated, self._truncated, info
 
     def reward(self, action: Tensor, y: Tensor) -> Tensor:
-        """Minus the squared error per sample, summed over target dimensions: (N,)."""
-        return -(action - y).square().reshape(len(y), -1).sum(dim=1)
+        """The reward of ``feedback`` for answers ``action`` to samples labelled ``y``: (N,)."""
+        reward = self._reward_fn(action, y)
+        return reward.detach() if self._detach else reward
 
     def _next_batch(self) -> Tensor:
         if self._pos + self.num_envs > len(self._order):
@@ -164,6 +426,8 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         self._idx = self._order[self._pos : self._pos + self.num_envs]  # (N,)
         self._pos += self.num_envs
         self._obs = self.X[self._idx]  # (N, *feature_shape)
+        if self._augment is not None and self.split == "train":
+            self._obs = self._augment(self._obs, self._augment_generator)
         return self._obs
 
     def _epoch_order(self) -> Tensor:
@@ -176,20 +440,43 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
     # --- evaluation and resume ----------------------------------------------------------
     @torch.inference_mode()
     def score(self, policy: Any, batch_size: int = 1024) -> dict[str, Tensor]:
-        """Pass over the split exactly once; return ``{"score", "r2", "mse"}`` as 0-d tensors."""
+        """Pass over the split exactly once; the figures as 0-d tensors.
+
+        Regression: ``{"score": R², "r2", "mse"}``. Classification: ``{"score": accuracy,
+        "accuracy", "mean_reward"}``, the last comparable with the training ``reward/mean``.
+        """
         starts = range(0, len(self.X), batch_size)
-        y_hat = torch.cat([policy(self.X[i : i + batch_size]) for i in starts])  # (n, *target)
-        r2 = r2_score(y_hat, self.y)
-        return {"score": r2, "r2": r2, "mse": (y_hat - self.y).square().mean()}
+        y_hat = torch.cat([policy(self.X[i : i + batch_size]) for i in starts])  # (n, *action)
+        if tuple(y_hat.shape[1:]) != self.single_action_space.shape:
+            raise UsageError(
+                f"policy answers of shape {tuple(y_hat.shape[1:])} per sample, expected "
+                f"{self.single_action_space.shape} ({self.single_action_space})"
+            )
+        if self.task == "regression":
+            r2 = r2_score(y_hat, self.y)
+            return {"score": r2, "r2": r2, "mse": (y_hat - self.y).square().mean()}
+        accuracy = (self.predict(y_hat) == self.y).float().mean()
+        mean_reward = self._reward_fn(y_hat, self.y).mean()
+        return {"score": accuracy, "accuracy": accuracy, "mean_reward": mean_reward}
+
+    def predict(self, action: Tensor) -> Tensor:
+        """The class each answer names: argmax of logits, ``logit > 0``, or the index itself."""
+        if self.feedback == "bandit":
+            return action
+        if self.num_classes == 2:
+            return (action > 0).long()
+        return action.argmax(dim=-1)
 
     def state_dict(self) -> dict[str, Any]:
-        """Batch order, position and generator: enough to continue the epoch exactly."""
+        """Batch order, position, generators and the current batch: enough to continue exactly."""
         return {
             "generator": self._generator.get_state(),
+            "augment_generator": self._augment_generator.get_state(),
             "order": self._order,
             "pos": self._pos,
             "epoch": self.epoch,
             "split": self.split,
+            "obs": self._obs,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> Tensor:
@@ -197,11 +484,34 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         if state["split"] != self.split:
             raise UsageError(f"env state is for split {state['split']!r}, not {self.split!r}")
         self._generator.set_state(state["generator"])
+        self._augment_generator.set_state(state["augment_generator"])
         self._order = state["order"].to(self.device)
         self._pos, self.epoch = state["pos"], state["epoch"]
         self._idx = self._order[self._pos - self.num_envs : self._pos]
-        self._obs = self.X[self._idx]
+        self._obs = state["obs"].to(self.device)
         return self._obs
+
+    def config_dict(self) -> dict[str, Any]:
+        """The env's options, for the run's config table and checkpoint."""
+        return dataclasses.asdict(getattr(self, "config", self.options))
+
+
+def _num_classes(y: Tensor, num_classes: int | None) -> int | None:
+    """``None`` for regression targets; else the number of classes, checked against ``y``."""
+    if y.is_floating_point():
+        if num_classes is not None:
+            raise UsageError(f"num_classes={num_classes} needs integer labels, got y of {y.dtype}")
+        return None
+    if y.ndim != 1:
+        raise UsageError(f"class labels must be (n,) indices, got y of shape {tuple(y.shape)}")
+    num_classes = num_classes or int(y.max()) + 1
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= num_classes or num_classes < 2:
+        raise UsageError(
+            f"class labels must be in [0, num_classes) with num_classes >= 2, "
+            f"got labels from {low} to {high} and num_classes={num_classes}"
+        )
+    return num_classes
 
 
 @dataclass(frozen=True)
@@ -236,7 +546,10 @@ def synthetic_linear(cfg: LinRegConfig) -> tuple[Tensor, Tensor]:
 
 
 class LinRegEnv(SupervisedEnv):
-    """``sandbox/LinReg-v0``: recover ``w = [2, -3.4]``, ``b = 4.2`` from rewards -(y_hat - y)²."""
+    """``sandbox/LinReg-v0``: recover ``w = [2, -3.4]``, ``b = 4.2`` from rewards -(y_hat - y)².
+
+    The raw ``X`` and ``y`` are shown, not standardized, so the learnt weights are ``w`` and ``b``.
+    """
 
     Config = LinRegConfig
 
@@ -251,9 +564,11 @@ class LinRegEnv(SupervisedEnv):
         self.config = LinRegConfig(**config)
         X, y = synthetic_linear(self.config)
         super().__init__(
-            X, y, num_envs=num_envs, device=device, split=split, data_seed=self.config.data_seed
+            X,
+            y,
+            num_envs=num_envs,
+            device=device,
+            split=split,
+            standardize=False,
+            data_seed=self.config.data_seed,
         )
-
-    def config_dict(self) -> dict[str, Any]:
-        """The env's options, for the run's config table and checkpoint."""
-        return dataclasses.asdict(self.config)

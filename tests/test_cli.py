@@ -59,7 +59,7 @@ USAGE_ERRORS = [  # (command line, what the one-line message must say)
     (f"{RUN} --lrr 3", "Unrecognized options: --lrr, 3 (did you mean --lr?)"),
     (f"{RUN} --lr -1", "lr must be > 0, got -1.0"),
     (f"{RUN} --lr fast", "could not convert string to float: 'fast'"),
-    (f"{RUN} --model cnn", "invalid choice 'cnn'"),
+    (f"{RUN} --model resnet", "invalid choice 'resnet'"),
     (f"{RUN} --num-envs 0", "num_envs must be a positive integer, got 0"),
     (f"{RUN} --device tpu", "unknown device 'tpu'"),
     (f"{RUN} --env.noise -1", "noise must be >= 0"),

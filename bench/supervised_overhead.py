@@ -1,0 +1,92 @@
+"""What the sandbox costs over plain PyTorch: the same MLP on digits, two ways, in one process.
+
+(a) a hand-written loop: shuffle with ``randperm``, index batches, cross-entropy, SGD step;
+(b) the sandbox: ``sandbox/Digits-v0`` + the gradient agent + ``sandbox.train`` with
+    TensorBoard logging, evaluation and a final checkpoint on.
+
+Same data (the env's train split, on the same device), same net (``make_net("mlp")``,
+64-256-10), same batch (64), optimizer and budget. The machine drifts, so the two run as
+interleaved pairs A B A B ... and the figure is the median of the per-pair ratios
+(shared/NOTES.md). Target: sandbox >= 0.95x the hand loop.
+
+    .venv/bin/python bench/supervised_overhead.py            # 7 pairs of 40 epochs
+    .venv/bin/python bench/supervised_overhead.py --pairs 3 --epochs 5   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+
+import sandbox
+from agents.nets import make_net
+
+BATCH, LR = 64, 0.1
+
+
+def hand_loop(X: torch.Tensor, y: torch.Tensor, steps: int, seed: int) -> float:
+    """Plain PyTorch on tensors already on the device; returns samples per second."""
+    torch.manual_seed(seed)
+    net = make_net("mlp", tuple(X.shape[1:]), (10,), 256)
+    optimizer = torch.optim.SGD(net.parameters(), lr=LR)
+    g = torch.Generator().manual_seed(seed)
+    samples, start = 0, time.perf_counter()
+    while samples < steps:
+        perm = torch.randperm(len(X), generator=g)
+        for i in range(0, len(X) - BATCH + 1, BATCH):
+            idx = perm[i : i + BATCH]
+            loss = F.cross_entropy(net(X[idx]), y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            samples += BATCH
+            if samples >= steps:
+                break
+    return samples / (time.perf_counter() - start)
+
+
+def sandbox_loop(steps: int, seed: int, logdir: str) -> float:
+    """The same training through env + agent + loop (logging on); samples per second."""
+    sandbox.seed_everything(seed)
+    env = sandbox.make("sandbox/Digits-v0", num_envs=BATCH, device="cpu")
+    agent = sandbox.make_agent("gradient", env, model="mlp", num_hiddens=256, lr=LR)
+    start = time.perf_counter()
+    result = sandbox.train(env, agent, steps, seed=seed, logdir=logdir, progress=False)
+    return result.samples / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=7, help="interleaved A/B pairs (>= 5)")
+    parser.add_argument("--epochs", type=int, default=40, help="epochs of the train split per run")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    env = sandbox.make("sandbox/Digits-v0", num_envs=BATCH)
+    X, y = env.X, env.y
+    steps = args.epochs * (len(X) // BATCH) * BATCH
+    hand_loop(X, y, steps // 10, seed=0)  # warm-up: allocator, kernels, lazy imports
+    with tempfile.TemporaryDirectory() as logdir:
+        sandbox_loop(steps // 10, 0, logdir)
+        rows = []
+        for i in range(args.pairs):
+            a = hand_loop(X, y, steps, seed=i)
+            b = sandbox_loop(steps, i, logdir)
+            rows.append((a, b, b / a))
+            print(f"pair {i}: hand {a:10,.0f}  sandbox {b:10,.0f} samples/s  ratio {b / a:.3f}")
+    hand, box, ratio = (statistics.median(col) for col in zip(*rows, strict=True))
+    print(
+        f"\n{steps:,} samples per run, batch {BATCH}, {args.threads} thread(s), {args.pairs} pairs"
+    )
+    print("| loop    | samples/s (median) |\n| ---     | ---:               |")
+    print(f"| hand    | {hand:18,.0f} |\n| sandbox | {box:18,.0f} |")
+    print(f"median of per-pair ratios sandbox/hand: {ratio:.3f} (target >= 0.95)")
+
+
+if __name__ == "__main__":
+    main()
