@@ -82,3 +82,25 @@ register_env(
     num_envs=64,
     description="colour images (3, 32, 32) from --env.data-root",
 )
+
+register_env(
+    "sandbox/Blobs-v0",
+    "envs.clustering:BlobsEnv",
+    paradigm="clustering",
+    num_envs=256,
+    description="10 Gaussian blobs in 16-D (make_blobs); a cluster index per point, no labels",
+)
+register_env(
+    "sandbox/DigitsClusters-v0",
+    "envs.clustering:DigitsClustersEnv",
+    paradigm="clustering",
+    num_envs=256,
+    description="8x8 handwritten digits as 64-D points; cluster them, the labels stay hidden",
+)
+register_env(
+    "sandbox/IrisClusters-v0",
+    "envs.clustering:IrisClustersEnv",
+    paradigm="clustering",
+    num_envs=30,
+    description="Fisher's irises, 4 measurements; find the 3 species without their labels",
+)
