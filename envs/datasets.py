@@ -1,151 +1,20 @@
-"""Named datasets as envs: scikit-learn's bundled sets and generators, torchvision's image sets.
+"""Named datasets as registered envs: ``sandbox/Digits-v0``, ``sandbox/MNIST-v0``, ...
 
-Nothing is downloaded at run time (DESIGN §6). scikit-learn ships digits, iris, wine, breast
-cancer and diabetes, and generates moons and blobs. MNIST, FashionMNIST and CIFAR-10 are read
-from ``--env.data-root`` in torchvision's own layout; when the files are missing the error
-says where they must be and the one command that fetches them on a machine with internet.
-Each class below is one registered id; ``SupervisedEnv`` does the rest (splits,
-standardization, feedback modes, scores).
+Each class is one id: it loads its tensors (``envs/loaders.py``: scikit-learn's bundled sets
+and generators, torchvision's files under ``--env.data-root``) and ``SupervisedEnv`` does the
+rest (splits, standardization, feedback modes, scores). Nothing is downloaded at run time.
 """
 
 from __future__ import annotations
 
-import functools
-import pickle
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
+from envs.loaders import load_sklearn, load_vision, make_blobs, make_moons
 from envs.supervised import SupervisedConfig, SupervisedEnv
-from sandbox.core import UsageError
-
-SKLEARN = ("digits", "iris", "wine", "breast_cancer", "diabetes")
-
-
-# --- loaders: name -> (X, y) tensors ------------------------------------------------------
-@functools.cache
-def _sklearn_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn import datasets  # imported on first use: it takes a second or two
-
-    bunch = getattr(datasets, f"load_{name}")()
-    return bunch.data, bunch.target
-
-
-def load_sklearn(name: str) -> tuple[Tensor, Tensor]:
-    """One of scikit-learn's bundled datasets: features ``(n, d)``, labels or targets ``(n,)``.
-
-    Example:
-        >>> X, y = load_sklearn("iris")
-        >>> tuple(X.shape), y.dtype
-        ((150, 4), torch.int64)
-    """
-    if name not in SKLEARN:
-        raise UsageError(f"unknown scikit-learn dataset {name!r}: expected one of {SKLEARN}")
-    X, y = _sklearn_arrays(name)
-    return torch.tensor(X, dtype=torch.float32), torch.tensor(y)
-
-
-def make_moons(num_samples: int, noise: float, seed: int) -> tuple[Tensor, Tensor]:
-    """Two interleaving half circles (scikit-learn's ``make_moons``): ``(n, 2)``, labels 0/1."""
-    from sklearn.datasets import make_moons as sk_make_moons
-
-    X, y = sk_make_moons(num_samples, noise=noise, random_state=seed)
-    return torch.tensor(X, dtype=torch.float32), torch.tensor(y)
-
-
-def make_blobs(
-    num_samples: int, num_classes: int, num_features: int, cluster_std: float, seed: int
-) -> tuple[Tensor, Tensor]:
-    """Isotropic Gaussian blobs, one per class (scikit-learn's ``make_blobs``)."""
-    from sklearn.datasets import make_blobs as sk_make_blobs
-
-    X, y = sk_make_blobs(
-        num_samples,
-        n_features=num_features,
-        centers=num_classes,
-        cluster_std=cluster_std,
-        random_state=seed,
-    )
-    return torch.tensor(X, dtype=torch.float32), torch.tensor(y)
-
-
-class DatasetNotFoundError(UsageError):
-    """A dataset's files are missing or unreadable under the data root."""
-
-
-VISION = {  # name -> (folder under the root, its files, torchvision class)
-    "MNIST": (
-        "MNIST/raw",
-        [f"{s}-{k}-ubyte" for s in ("train", "t10k") for k in ("images-idx3", "labels-idx1")],
-        "MNIST",
-    ),
-    "FashionMNIST": (
-        "FashionMNIST/raw",
-        [f"{s}-{k}-ubyte" for s in ("train", "t10k") for k in ("images-idx3", "labels-idx1")],
-        "FashionMNIST",
-    ),
-    "CIFAR10": (
-        "cifar-10-batches-py",
-        [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"],
-        "CIFAR10",
-    ),
-}
-
-
-def load_vision(name: str, root: str | Path) -> tuple[Tensor, Tensor, int]:
-    """A torchvision dataset from local files: uint8 images ``(n, C, H, W)``, labels, ``num_test``.
-
-    The official train set comes first and the official test set last (``num_test`` rows).
-    Raises ``DatasetNotFoundError`` naming the missing files and how to fetch them.
-    """
-    folder, files, tv_class = VISION[name]
-    where = Path(root) / folder
-    fetch = (
-        f"python -c \"import torchvision as tv; [tv.datasets.{tv_class}('{root}', train=t, "
-        'download=True) for t in (True, False)]"'
-    )
-    missing = [f for f in files if not (where / f).is_file()]
-    if missing:
-        raise DatasetNotFoundError(
-            f"{name} not found: expected {', '.join(missing)} in {where}; nothing is downloaded "
-            f"at run time. On a machine with internet run `{fetch}`, then copy its folder "
-            f"{Path(root) / folder.split('/')[0]} here, or pass --env.data-root DIR (where it is)"
-        )
-    try:
-        if name == "CIFAR10":
-            parts = [_cifar_batch(where / f) for f in files]
-        else:
-            parts = [_idx_pair(where, split) for split in ("train", "t10k")]
-    except (OSError, ValueError, KeyError, AssertionError, pickle.UnpicklingError, EOFError) as e:
-        raise DatasetNotFoundError(
-            f"{name} files in {where} are corrupt or not in torchvision's format ({e!r}); "
-            f"delete them and fetch them again with `{fetch}`"
-        ) from None
-    X, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-    return X, y, len(parts[-1][1])
-
-
-def _idx_pair(folder: Path, split: str) -> tuple[Tensor, Tensor]:
-    """MNIST's idx files: images ``(n, 1, 28, 28)`` uint8 and labels ``(n,)``."""
-    from torchvision.datasets.mnist import read_image_file, read_label_file
-
-    X = read_image_file(str(folder / f"{split}-images-idx3-ubyte"))  # (n, 28, 28)
-    y = read_label_file(str(folder / f"{split}-labels-idx1-ubyte"))  # (n,)
-    if len(X) != len(y):
-        raise ValueError(f"{split}: {len(X)} images but {len(y)} labels")
-    return X.unsqueeze(1), y.long()
-
-
-def _cifar_batch(path: Path) -> tuple[Tensor, Tensor]:
-    """One pickled CIFAR-10 batch: images ``(n, 3, 32, 32)`` uint8 (its rows are CHW already)."""
-    with open(path, "rb") as f:
-        entry = pickle.load(f, encoding="latin1")  # the format torchvision itself reads
-    X = torch.as_tensor(np.asarray(entry["data"], dtype=np.uint8)).reshape(-1, 3, 32, 32)
-    return X, torch.as_tensor(entry["labels"], dtype=torch.long)
 
 
 # --- the registered envs ------------------------------------------------------------------

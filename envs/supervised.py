@@ -36,11 +36,18 @@ from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
 from envs import wrappers
+from envs.loaders import (
+    SPLITS,
+    as_tensors,
+    class_count,
+    feature_stats,
+    split_indices,
+    synthetic_linear,
+)
 from sandbox.checks import ActionChecker
 from sandbox.core import UsageError
 from sandbox.registry import build_config
 
-SPLITS = ("train", "val", "test")
 FEEDBACK = ("gradient", "bandit", "label")
 
 
@@ -90,26 +97,6 @@ class SupervisedConfig:
             raise ValueError(f"imbalance must be in (0, 1], got {self.imbalance}")
 
 
-def split_indices(
-    num_samples: int, val_fraction: float, test_fraction: float, seed: int
-) -> dict[str, Tensor]:
-    """Disjoint random index sets for train / val / test, fixed by ``seed``.
-
-    Example:
-        >>> parts = split_indices(10, 0.2, 0.3, seed=0)
-        >>> [len(parts[s]) for s in SPLITS]
-        [5, 2, 3]
-    """
-    perm = torch.randperm(num_samples, generator=torch.Generator().manual_seed(seed))
-    num_val, num_test = round(num_samples * val_fraction), round(num_samples * test_fraction)
-    num_train = num_samples - num_val - num_test
-    return {
-        "train": perm[:num_train],
-        "val": perm[num_train : num_train + num_val],
-        "test": perm[num_train + num_val :],
-    }
-
-
 def r2_score(y_hat: Tensor, y: Tensor) -> Tensor:
     """Coefficient of determination over all targets, as scikit-learn's ``r2_score`` (flattened).
 
@@ -147,8 +134,8 @@ def binary_cross_entropy_reward(logit: Tensor, y: Tensor) -> Tensor:
     """``log sigmoid(±logit)``: minus the BCE of one logit per sample against a 0/1 label.
 
     Example:
-        >>> binary_cross_entropy_reward(torch.tensor([0.0, 100.0]), torch.tensor([1, 1]))
-        tensor([-0.6931, -0.0000])
+        >>> binary_cross_entropy_reward(torch.tensor([0.0, -2.0]), torch.tensor([1, 0]))
+        tensor([-0.6931, -0.1269])
     """
     return -F.binary_cross_entropy_with_logits(logit, y.float(), reduction="none")
 
@@ -161,77 +148,6 @@ def hit_reward(action: Tensor, y: Tensor) -> Tensor:
         tensor([1., 0.])
     """
     return (action == y).float()
-
-
-def as_tensors(X: Any, y: Any = None) -> tuple[Tensor, Tensor]:
-    """Features and labels from arrays, tensors or a ``torch.utils.data.Dataset`` of pairs.
-
-    Images in ``uint8`` stay ``uint8`` until a split is moved to the device as ``float32``;
-    other features become ``float32`` at once. Integer (or bool) labels become class indices (``long``), float ones
-    regression targets (``float32``).
-
-    Example:
-        >>> X, y = as_tensors(np.zeros((3, 2)), [0, 1, 1])
-        >>> X.dtype, y.dtype
-        (torch.float32, torch.int64)
-    """
-    if isinstance(X, torch.utils.data.Dataset):
-        if y is not None:
-            raise UsageError("pass a Dataset alone (its items hold the labels) or (X, y), not both")
-        X, y = _stack_dataset(X)
-    if y is None:
-        raise UsageError("SupervisedEnv needs labels: pass (X, y), or a Dataset of (x, y) pairs")
-    X, y = torch.as_tensor(X), torch.as_tensor(y)
-    X = X if X.dtype == torch.uint8 else X.float()
-    y = y.float() if y.is_floating_point() else y.long()
-    if X.ndim == 0 or y.ndim == 0 or len(X) != len(y):
-        raise UsageError(
-            f"X and y need one label per sample: expected y of length {len(X) if X.ndim else 0} "
-            f"(X has shape {tuple(X.shape)}), got y of shape {tuple(y.shape)}"
-        )
-    for name, t in (("X", X), ("y", y)):
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            bad = int((~torch.isfinite(t)).sum())
-            raise UsageError(f"{name} holds {bad} NaN/inf value(s): expected finite numbers")
-    return X, y
-
-
-def _stack_dataset(dataset: Any) -> tuple[Tensor, Tensor]:
-    """Read every ``(x, y)`` item once; PIL images become ``(C, H, W)`` uint8 tensors."""
-    from torchvision.transforms.v2.functional import pil_to_tensor
-
-    features, labels = [], []
-    for i in range(len(dataset)):
-        item = dataset[i]
-        if not isinstance(item, tuple | list) or len(item) != 2:
-            raise UsageError(
-                f"a Dataset item must be an (x, y) pair, got {type(item).__name__} at index {i}"
-            )
-        x, label = item
-        features.append(pil_to_tensor(x) if hasattr(x, "getbands") else torch.as_tensor(x))
-        labels.append(torch.as_tensor(label))
-    return torch.stack(features), torch.stack(labels)
-
-
-def feature_stats(X: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean and std per channel of images ``(n, C, H, W)``, per feature otherwise (std 0 -> 1).
-
-    Summed in float64 chunks, so ``uint8`` images are never copied whole as floats.
-
-    Example:
-        >>> feature_stats(torch.tensor([[0.0, 5.0], [2.0, 5.0]]))
-        (tensor([1., 5.]), tensor([1., 1.]))
-    """
-    dims = (0, 2, 3) if X.ndim == 4 else (0,)
-    total = sum(c.double().sum(dims) for c in X.split(8192))
-    total_sq = sum(c.double().square().sum(dims) for c in X.split(8192))
-    count = X.numel() / total.numel()  # values summed into each entry
-    mean = total / count
-    std = (total_sq / count - mean.square()).clamp_min(0).sqrt()
-    std = torch.where(std > 1e-8, std, torch.ones_like(std))
-    if X.ndim == 4:
-        mean, std = mean[:, None, None], std[:, None, None]  # (C, 1, 1)
-    return mean.float(), std.float()
 
 
 class SupervisedEnv(gymnasium.vector.VectorEnv):
@@ -282,7 +198,7 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         X, y = as_tensors(X, y)
         self.num_envs, self.device, self.split = num_envs, torch.device(device), split
         self.feedback = cfg.feedback
-        self.num_classes = _num_classes(y, num_classes)
+        self.num_classes = class_count(y, num_classes)
         self.task = "regression" if self.num_classes is None else "classification"
         self._check_options(X)
         self._parts = split_indices(
@@ -496,24 +412,6 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         return dataclasses.asdict(getattr(self, "config", self.options))
 
 
-def _num_classes(y: Tensor, num_classes: int | None) -> int | None:
-    """``None`` for regression targets; else the number of classes, checked against ``y``."""
-    if y.is_floating_point():
-        if num_classes is not None:
-            raise UsageError(f"num_classes={num_classes} needs integer labels, got y of {y.dtype}")
-        return None
-    if y.ndim != 1:
-        raise UsageError(f"class labels must be (n,) indices, got y of shape {tuple(y.shape)}")
-    num_classes = num_classes or int(y.max()) + 1
-    low, high = int(y.min()), int(y.max())
-    if low < 0 or high >= num_classes or num_classes < 2:
-        raise UsageError(
-            f"class labels must be in [0, num_classes) with num_classes >= 2, "
-            f"got labels from {low} to {high} and num_classes={num_classes}"
-        )
-    return num_classes
-
-
 @dataclass(frozen=True)
 class LinRegConfig:
     """d2l §3.4's synthetic linear regression data."""
@@ -536,15 +434,6 @@ class LinRegConfig:
             raise ValueError(f"noise must be >= 0, got {self.noise}")
 
 
-def synthetic_linear(cfg: LinRegConfig) -> tuple[Tensor, Tensor]:
-    """d2l's ``synthetic_data``: ``X ~ N(0, 1)``, ``y = Xw + b + N(0, noise²)``; y is (n, 1)."""
-    g = torch.Generator().manual_seed(cfg.data_seed)
-    w = torch.tensor(cfg.true_w)
-    X = torch.randn(cfg.num_samples, len(w), generator=g)  # (n, d)
-    y = X @ w + cfg.true_b + cfg.noise * torch.randn(cfg.num_samples, generator=g)  # (n,)
-    return X, y.reshape(-1, 1)
-
-
 class LinRegEnv(SupervisedEnv):
     """``sandbox/LinReg-v0``: recover ``w = [2, -3.4]``, ``b = 4.2`` from rewards -(y_hat - y)².
 
@@ -562,7 +451,8 @@ class LinRegEnv(SupervisedEnv):
         **config: Any,
     ) -> None:
         self.config = LinRegConfig(**config)
-        X, y = synthetic_linear(self.config)
+        cfg = self.config
+        X, y = synthetic_linear(cfg.num_samples, cfg.true_w, cfg.true_b, cfg.noise, cfg.data_seed)
         super().__init__(
             X,
             y,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import sandbox
-from envs.datasets import DatasetNotFoundError
+from envs.loaders import DatasetNotFoundError
 from sandbox.core import ActionError
 from tests.conftest import DEVICES
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from gymnasium.spaces import Discrete
 
 import sandbox
-from envs.datasets import DatasetNotFoundError, load_sklearn
+from envs.loaders import DatasetNotFoundError, load_sklearn
 from envs.supervised import SupervisedEnv
 from sandbox.core import ActionError, UsageError
 from tests.conftest import DEVICES
