@@ -20,3 +20,21 @@ register_agent(
     learns_from="points (k-means)",
     description="Lloyd's full-batch k-means: one step = one iteration over the whole split",
 )
+register_agent(
+    "reinforce",
+    "agents.reinforce:ReinforceAgent",
+    learns_from="reward values",
+    description="REINFORCE with a learned baseline (Williams 1992; Sutton & Barto §13.4)",
+)
+register_agent(
+    "dqn",
+    "agents.dqn:DQNAgent",
+    learns_from="reward values",
+    description="DQN with replay, target net, epsilon schedule, Double DQN option (Discrete)",
+)
+register_agent(
+    "ppo",
+    "agents.ppo:PPOAgent",
+    learns_from="reward values",
+    description="PPO: GAE, clipped objective, minibatch epochs (Discrete and Box actions)",
+)

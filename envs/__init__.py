@@ -104,3 +104,24 @@ register_env(
     num_envs=30,
     description="Fisher's irises, 4 measurements; find the 3 species without their labels",
 )
+register_env(
+    "sandbox/CartPole-v1",
+    "envs.classic_control:CartPoleEnv",
+    paradigm="RL",
+    num_envs=8,
+    description="Gymnasium's CartPole-v1 in batched torch on the device (matches it to 1e-5)",
+)
+register_env(
+    "sandbox/Pendulum-v1",
+    "envs.classic_control:PendulumEnv",
+    paradigm="RL",
+    num_envs=8,
+    description="Gymnasium's Pendulum-v1 in batched torch on the device (continuous torque)",
+)
+register_env(
+    "sandbox/ToyBandit-v0",
+    "envs.toy:ToyBanditEnv",
+    paradigm="bandit",
+    num_envs=32,
+    description="name the class of a noisy point; reward 1 if right (a dataset as a bandit)",
+)

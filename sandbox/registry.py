@@ -112,20 +112,39 @@ def closest(name: str, choices: list[str] | Any, n: int = 3) -> str:
     return f" (did you mean {', '.join(lowered[m] for m in near)}?)" if near else ""
 
 
+GYM_ADAPTER = "envs.gym_adapter:GymAdapter"
+"""Entry point of the adapter that serves every Gymnasium env that is not a sandbox one."""
+
+
+def _is_gym_id(env_id: str) -> bool:
+    """A Gymnasium id with a single-env entry point (``"module:Id"`` imports the module)."""
+    try:
+        return gymnasium.spec(env_id).entry_point is not None
+    except (gymnasium.error.Error, ImportError):
+        return False
+
+
 def env_class(env_id: str) -> type:
-    """The class behind a sandbox env id; ``UsageError`` with the closest ids if unknown.
+    """The class behind an env id; ``UsageError`` with the closest ids if unknown.
+
+    Sandbox ids map to their own class; any other Gymnasium id (``"CartPole-v1"``,
+    ``"module:MyEnv-v0"``) maps to the Gymnasium adapter.
 
     Example:
         >>> env_class("sandbox/LinReg-v0").__name__
         'LinRegEnv'
+        >>> env_class("CartPole-v1").__name__
+        'GymAdapter'
     """
-    if env_id not in ENVS:
-        known = list(ENVS) + list(gymnasium.registry)
-        raise UsageError(
-            f"unknown env id {env_id!r}{closest(env_id, known)}; "
-            "`sandbox list` shows the sandbox's envs"
-        )
-    return load_entry_point(ENVS[env_id].entry_point)
+    if env_id in ENVS:
+        return load_entry_point(ENVS[env_id].entry_point)
+    if ":" in env_id or _is_gym_id(env_id):  # the adapter names a "module:Id" import error
+        return load_entry_point(GYM_ADAPTER)
+    known = list(ENVS) + list(gymnasium.registry)
+    raise UsageError(
+        f"unknown env id {env_id!r}{closest(env_id, known)}; "
+        "`sandbox list` shows the sandbox's envs"
+    )
 
 
 def agent_class(name: str) -> type:
@@ -169,12 +188,18 @@ def build_config(config_cls: type, overrides: dict[str, Any], owner: str) -> Any
 
 
 def make(
-    env_id: str, num_envs: int | None = None, *, device: str | torch.device = "cpu", **kwargs: Any
+    env_id: str | Any,
+    num_envs: int | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    **kwargs: Any,
 ) -> Env:
     """Build a batched, torch-native env from a registered id.
 
     Args:
-        env_id: a sandbox id such as ``"sandbox/LinReg-v0"``.
+        env_id: a sandbox id such as ``"sandbox/LinReg-v0"``; or any Gymnasium id
+            (``"CartPole-v1"``, ``"module:MyEnv-v0"``), env class or instance, which the
+            Gymnasium adapter vectorises (``envs/gym_adapter.py``; 8 sub-envs by default).
         num_envs: sub-envs (for a dataset: samples per step); ``None`` takes the env's default.
         device: where the env's tensors live (``"auto"`` resolves as in ``resolve_device``).
         **kwargs: fields of the env's ``Config`` (and ``split`` for datasets).
@@ -187,16 +212,35 @@ def make(
         >>> env.num_envs, env.single_observation_space.shape
         (32, (2,))
     """
+    if not isinstance(env_id, str) or env_id not in ENVS:  # any other Gymnasium env
+        return _make_gym(env_id, num_envs, device, kwargs)
     cls = env_class(env_id)
     if num_envs is None:
         num_envs = ENVS[env_id].num_envs
-    if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
-        raise UsageError(f"num_envs must be a positive integer, got {num_envs!r}")
+    _check_num_envs(num_envs)
     config_cls = getattr(cls, "Config", None)
     if config_cls is not None:
         options = {k: v for k, v in kwargs.items() if k not in cls.RESERVED_KWARGS}
         build_config(config_cls, options, f"env {env_id!r}")  # refuse bad options early
     return gymnasium.make_vec(env_id, num_envs=num_envs, device=resolve_device(device), **kwargs)
+
+
+def _check_num_envs(num_envs: Any) -> None:
+    if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
+        raise UsageError(f"num_envs must be a positive integer, got {num_envs!r}")
+
+
+def _make_gym(env: Any, num_envs: int | None, device: Any, kwargs: dict[str, Any]) -> Env:
+    """A Gymnasium id, ``"module:Id"``, env class or instance through the Gymnasium adapter."""
+    cls = env_class(env) if isinstance(env, str) else load_entry_point(GYM_ADAPTER)
+    num_envs = 8 if num_envs is None else num_envs
+    _check_num_envs(num_envs)
+    try:
+        return cls(env, num_envs, device=resolve_device(device), **kwargs)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, UsageError):
+            raise
+        raise UsageError(f"env {getattr(env, '__name__', env)!r}: {e}") from None
 
 
 def make_agent(name: str, env: Env, **config: Any) -> Agent:

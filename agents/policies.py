@@ -1,0 +1,149 @@
+"""Networks of the RL agents: an actor-critic (REINFORCE, PPO) and a Q-network (DQN).
+
+The distributions are written out (log-softmax for Discrete, a diagonal Gaussian with a
+state-independent log-std for Box) rather than built from ``torch.distributions`` per call:
+the same formulas at a fraction of the cost, which matters at one small batch per step.
+Also here: the action-space check every RL agent makes before it builds anything.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from gymnasium import spaces
+from torch import Tensor
+
+from sandbox.core import Env, UsageError
+
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def require_action_space(agent: str, env: Env, allowed: tuple[type, ...]) -> spaces.Space:
+    """The env's single action space if it is one of ``allowed``; else a ``UsageError``
+    naming both the space the agent needs and the one the env has."""
+    space = env.single_action_space
+    if not isinstance(space, allowed):
+        needs = " or ".join(cls.__name__ for cls in allowed)
+        env_id = getattr(getattr(env, "spec", None), "id", type(env).__name__)
+        raise UsageError(
+            f"agent {agent!r} needs a {needs} action space, but env {env_id!r} has the action "
+            f"space {space}; pick an agent for {type(space).__name__} actions"
+            + (" (ppo, reinforce)" if isinstance(space, spaces.Box) else "")
+        )
+    return space
+
+
+def obs_dim(env: Env) -> int:
+    """Features per observation: the product of the observation shape (images flattened)."""
+    return int(np.prod(env.single_observation_space.shape))
+
+
+def mlp(
+    in_dim: int, out_dim: int, num_hiddens: int, num_layers: int, activation: str, out_gain: float
+) -> nn.Sequential:
+    """``Flatten → [Linear → act] x num_layers → Linear``; orthogonal init as in PPO's code.
+
+    Orthogonal weights with gain sqrt(2) and a small last layer (gain 0.01 for a policy)
+    are among the "implementation details" that matter (Huang et al., 2022, ICLR blog).
+    """
+    layers: list[nn.Module] = [nn.Flatten()]
+    dims = [in_dim] + [num_hiddens] * num_layers
+    for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
+        layers += [_init(nn.Linear(d_in, d_out), math.sqrt(2)), ACTIVATIONS[activation]()]
+    layers.append(_init(nn.Linear(dims[-1], out_dim), out_gain))
+    return nn.Sequential(*layers)
+
+
+def _init(layer: nn.Linear, gain: float) -> nn.Linear:
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class ActorCritic(nn.Module):
+    """Separate policy and value MLPs; a categorical or a diagonal Gaussian policy.
+
+    Actions are kept as the policy sampled them (a Gaussian sample may leave the Box);
+    ``to_env`` turns them into what the env takes (clipped to the bounds; offset by a
+    Discrete space's ``start``).
+    """
+
+    def __init__(
+        self, env: Env, num_hiddens: int = 64, num_layers: int = 2, activation: str = "tanh"
+    ) -> None:
+        super().__init__()
+        space = env.single_action_space
+        self.discrete = isinstance(space, spaces.Discrete)
+        num_outputs = int(space.n) if self.discrete else int(np.prod(space.shape))
+        d = obs_dim(env)
+        self.actor = mlp(d, num_outputs, num_hiddens, num_layers, activation, out_gain=0.01)
+        self.critic = mlp(d, 1, num_hiddens, num_layers, activation, out_gain=1.0)
+        if self.discrete:
+            self.action_start = int(space.start)  # a Python int: no device read per step
+        else:
+            self.action_shape = space.shape
+            self.log_std = nn.Parameter(torch.zeros(num_outputs))  # state-independent
+            self.register_buffer("low", torch.as_tensor(space.low, dtype=torch.float32))
+            self.register_buffer("high", torch.as_tensor(space.high, dtype=torch.float32))
+
+    def value(self, obs: Tensor) -> Tensor:
+        """V(obs): (B,)."""
+        return self.critic(obs).squeeze(-1)
+
+    def sample(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """A sampled action (B,) or (B, *shape) and its log-probability (B,)."""
+        out = self.actor(obs)  # (B, num_actions) logits, or (B, action_dim) means
+        if self.discrete:
+            log_p = F.log_softmax(out, dim=-1)
+            action = torch.multinomial(log_p.exp(), 1).squeeze(-1)  # (B,)
+            return action, log_p.gather(-1, action[:, None]).squeeze(-1)
+        action = out + self.log_std.exp() * torch.randn_like(out)  # (B, action_dim)
+        return action.reshape(-1, *self.action_shape), self._gaussian_logprob(out, action)
+
+    def mode(self, obs: Tensor) -> Tensor:
+        """The most likely action: argmax of the logits, or the Gaussian's mean."""
+        out = self.actor(obs)
+        return out.argmax(-1) if self.discrete else out.reshape(-1, *self.action_shape)
+
+    def evaluate(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
+        """log pi(action | obs) and the policy's entropy, each (B,)."""
+        out = self.actor(obs)
+        if self.discrete:
+            log_p = F.log_softmax(out, dim=-1)  # (B, num_actions)
+            entropy = -(log_p.exp() * log_p).sum(-1)
+            return log_p.gather(-1, action.long()[:, None]).squeeze(-1), entropy
+        entropy = (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum().expand(len(out))
+        return self._gaussian_logprob(out, action.reshape(len(out), -1)), entropy
+
+    def _gaussian_logprob(self, mean: Tensor, action: Tensor) -> Tensor:
+        z = (action - mean) / self.log_std.exp()  # (B, action_dim)
+        return (-0.5 * z.square() - self.log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    def to_env(self, action: Tensor) -> Tensor:
+        """The action the env takes: clipped into the Box, or offset by Discrete's start."""
+        if self.discrete:
+            return action + self.action_start if self.action_start else action
+        return torch.maximum(torch.minimum(action, self.high), self.low)
+
+
+class QNetwork(nn.Module):
+    """Q(obs, ·): one value per discrete action, an MLP with ReLU."""
+
+    def __init__(self, env: Env, num_hiddens: int = 64, num_layers: int = 2) -> None:
+        super().__init__()
+        self.net = mlp(
+            obs_dim(env),
+            int(env.single_action_space.n),
+            num_hiddens,
+            num_layers,
+            "relu",
+            out_gain=1.0,
+        )
+
+    def forward(self, obs: Tensor) -> Tensor:
+        """Q-values: (B, num_actions)."""
+        return self.net(obs)

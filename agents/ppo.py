@@ -1,0 +1,314 @@
+"""Proximal Policy Optimization (Schulman et al., 2017, arXiv:1707.06347).
+
+Collect ``num_steps`` steps from every sub-env with the current policy, estimate advantages
+with GAE (Schulman et al., 2016, arXiv:1506.02438), then take several epochs of minibatch
+steps on the clipped surrogate ``min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A)``, which
+keeps the new policy near the one that collected the data, plus a value loss and an entropy
+bonus. Extends the policy gradient of d2l's RL chapter (§17) with a trust region made cheap.
+Details follow CleanRL's ``ppo.py`` and Stable-Baselines3 (their tags, their defaults).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import torch.nn as nn
+from gymnasium import spaces
+from torch import Tensor
+
+from agents.policies import ActorCritic, require_action_space
+from sandbox.core import Env, Transition, env_device
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Hyperparameters of PPO (defaults: CleanRL's ``ppo.py``)."""
+
+    num_steps: int = 128
+    """Steps collected from every sub-env before each update (rollout length T)."""
+    num_epochs: int = 4
+    """Passes over the rollout per update."""
+    num_minibatches: int = 4
+    """Minibatches per epoch; the minibatch size is num_steps * num_envs / num_minibatches."""
+    lr: float = 2.5e-4
+    """Adam learning rate."""
+    anneal_steps: int = 0
+    """Samples over which lr and clip_coef decay linearly to 0 (RL Zoo's lin_*); 0: constant."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE's lambda: 0 is one-step TD, 1 is Monte Carlo."""
+    clip_coef: float = 0.2
+    """Clip range of the probability ratio (and of the value change, with clip_vloss)."""
+    clip_vloss: bool = False
+    """Clip the value function's change as well (the paper's code; off in SB3 by default)."""
+    norm_adv: bool = True
+    """Normalise advantages within each minibatch."""
+    ent_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    vf_coef: float = 0.5
+    """Weight of the value loss (mean squared error, as SB3)."""
+    max_grad_norm: float = 0.5
+    """Gradient norm clip."""
+    target_kl: float | None = None
+    """Stop an update's epochs once approx KL exceeds 1.5x this (reads the device: optional)."""
+    num_hiddens: int = 64
+    """Hidden units per layer of the policy and value MLPs."""
+    num_layers: int = 2
+    """Hidden layers of each MLP."""
+    activation: Literal["tanh", "relu"] = "tanh"
+    """Hidden activation."""
+
+    def __post_init__(self) -> None:
+        for name in ("num_steps", "num_epochs", "num_minibatches", "num_hiddens", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not (0 <= self.gamma <= 1 and 0 <= self.gae_lambda <= 1):
+            raise ValueError(
+                f"gamma and gae_lambda must be in [0, 1], got {self.gamma}, {self.gae_lambda}"
+            )
+        if self.clip_coef <= 0 or self.anneal_steps < 0:
+            raise ValueError("clip_coef must be > 0 and anneal_steps >= 0")
+
+
+def compute_gae(
+    reward: Tensor,
+    value: Tensor,
+    next_value: Tensor,
+    terminated: Tensor,
+    done: Tensor,
+    gamma: float,
+    gae_lambda: float,
+) -> Tensor:
+    """Generalized advantage estimates, (T, N) from (T, N) inputs.
+
+    ``next_value[t]`` is V of the state that really followed step ``t`` (the final obs of a
+    finished episode, not the reset obs), so a truncated episode bootstraps from where it
+    was cut and only ``terminated`` zeroes the bootstrap; any ``done`` stops the recursion.
+        delta_t = r_t + gamma * V(s'_t) * (1 - terminated_t) - V(s_t)
+        A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}
+    """
+    delta = reward + gamma * next_value * (~terminated) - value  # (T, N)
+    carry = gamma * gae_lambda * (~done)  # (T, N)
+    advantage = torch.empty_like(delta)
+    last = torch.zeros_like(delta[0])  # (N,)
+    for t in reversed(range(len(delta))):
+        last = delta[t] + carry[t] * last
+        advantage[t] = last
+    return advantage
+
+
+def ppo_loss(
+    logprob: Tensor,
+    old_logprob: Tensor,
+    advantage: Tensor,
+    value: Tensor,
+    old_value: Tensor,
+    returns: Tensor,
+    clip_coef: float,
+    clip_vloss: bool = False,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The clipped surrogate and value losses of a minibatch, all inputs (B,).
+
+    Returns ``(pg_loss, v_loss, approx_kl, clip_fraction)``: the loss to minimise is
+    ``-min(r A, clip(r, 1-eps, 1+eps) A)`` averaged; the value loss is the mean squared
+    error (of the worse of clipped and unclipped values with ``clip_vloss``); approx KL is
+    ``mean((r - 1) - log r)`` (Schulman's low-variance estimator).
+    """
+    log_ratio = logprob - old_logprob
+    ratio = log_ratio.exp()
+    surrogate = ratio * advantage
+    clipped = ratio.clamp(1 - clip_coef, 1 + clip_coef) * advantage
+    pg_loss = -torch.minimum(surrogate, clipped).mean()
+    v_loss = (value - returns).square()
+    if clip_vloss:
+        v_clipped = old_value + (value - old_value).clamp(-clip_coef, clip_coef)
+        v_loss = torch.maximum(v_loss, (v_clipped - returns).square())
+    with torch.no_grad():
+        approx_kl = ((ratio - 1) - log_ratio).mean()
+        clip_fraction = ((ratio - 1).abs() > clip_coef).float().mean()
+    return pg_loss, v_loss.mean(), approx_kl, clip_fraction
+
+
+class PPOAgent:
+    """PPO for Discrete or Box actions, buffering ``num_steps`` transitions per update.
+
+    ``act`` samples an action and keeps its log-probability for the ``learn`` call that
+    follows (one policy forward per step); values are computed for the whole rollout in one
+    batched forward at update time, since the parameters do not change during a rollout.
+    """
+
+    Config = PPOConfig
+    name = "ppo"
+
+    def __init__(self, env: Env, config: PPOConfig | None = None) -> None:
+        self.config = cfg = config or PPOConfig()
+        require_action_space("ppo", env, (spaces.Discrete, spaces.Box))
+        self.device, self.num_envs = env_device(env), env.num_envs
+        self.net = ActorCritic(env, cfg.num_hiddens, cfg.num_layers, cfg.activation).to(self.device)
+        # fused Adam: one kernel for all parameters, ~3x faster than the default on small MLPs
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, eps=1e-5, fused=True)
+        T, N = cfg.num_steps, env.num_envs
+        obs_shape = env.single_observation_space.shape
+        action_shape = env.single_action_space.shape
+        action_dtype = torch.long if self.net.discrete else torch.float32
+        zeros = dict(device=self.device)
+        self.rollout = {  # preallocated, filled in place
+            "obs": torch.zeros(T, N, *obs_shape, **zeros),  # (T, N, *obs)
+            "next_obs": torch.zeros(T, N, *obs_shape, **zeros),  # (T, N, *obs) s' really seen
+            "action": torch.zeros(T, N, *action_shape, dtype=action_dtype, **zeros),
+            "logprob": torch.zeros(T, N, **zeros),  # (T, N)
+            "reward": torch.zeros(T, N, **zeros),  # (T, N)
+            "terminated": torch.zeros(T, N, dtype=torch.bool, **zeros),  # (T, N)
+            "done": torch.zeros(T, N, dtype=torch.bool, **zeros),  # (T, N)
+        }
+        self.step = 0  # position in the rollout
+        self.samples = 0  # samples learned from, for the annealing schedule
+        self._acted: tuple[Tensor, Tensor, Tensor] | None = None  # (obs, action, logprob)
+
+    def act(self, obs: Tensor, *, deterministic: bool = False) -> Tensor:
+        """Sample from the policy (its mode when ``deterministic``); the env-ready action."""
+        with torch.inference_mode():
+            if deterministic:
+                return self.net.to_env(self.net.mode(obs))
+            action, logprob = self.net.sample(obs)
+            self._acted = (obs, action, logprob)
+            return self.net.to_env(action)
+
+    def learn(self, transition: Transition) -> dict[str, Tensor]:
+        """Store one step; after ``num_steps`` of them, run the PPO update."""
+        t, i = transition, self.step
+        if self._acted is not None and self._acted[0] is t.obs:
+            _, action, logprob = self._acted  # the sample itself (unclipped)
+        else:  # a transition we did not act for: score the action it holds
+            action = t.action
+            with torch.no_grad():
+                logprob = self.net.evaluate(t.obs, action)[0]
+        done = t.terminated | t.truncated  # (N,)
+        next_obs = t.next_obs
+        if "final_obs" in t.info:  # after autoreset s' is the final obs, not the reset obs
+            mask = done.view(-1, *[1] * (next_obs.dim() - 1))
+            next_obs = torch.where(mask, t.info["final_obs"], next_obs)
+        r = self.rollout
+        r["obs"][i], r["next_obs"][i], r["action"][i] = t.obs, next_obs, action
+        r["logprob"][i], r["reward"][i] = logprob, t.reward.detach()
+        r["terminated"][i], r["done"][i] = t.terminated, done
+        self.step += 1
+        self.samples += self.num_envs
+        if self.step < self.config.num_steps:
+            return {}
+        self.step = 0
+        return self.update()
+
+    def update(self) -> dict[str, Tensor]:
+        """GAE over the stored rollout, then minibatch epochs on the clipped objective."""
+        cfg, r = self.config, self.rollout
+        T, N = r["reward"].shape
+        progress = min(self.samples / cfg.anneal_steps, 1.0) if cfg.anneal_steps else 0.0
+        lr, clip_coef = cfg.lr * (1 - progress), cfg.clip_coef * (1 - progress)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+        # 1. values of s and s' in one forward, then advantages and returns
+        with torch.no_grad():
+            both = torch.cat([r["obs"], r["next_obs"]]).flatten(0, 1)  # (2 T N, *obs)
+            value, next_value = self.net.value(both).view(2, T, N)
+            advantage = compute_gae(
+                r["reward"],
+                value,
+                next_value,
+                r["terminated"],
+                r["done"],
+                cfg.gamma,
+                cfg.gae_lambda,
+            )  # (T, N)
+            returns = advantage + value
+        b_obs, b_action = r["obs"].flatten(0, 1), r["action"].flatten(0, 1)  # (B, ...)
+        b_logprob, b_value = r["logprob"].flatten(), value.flatten()  # (B,)
+        b_advantage, b_returns = advantage.flatten(), returns.flatten()  # (B,)
+
+        # 2. minibatch epochs
+        batch_size = T * N
+        mb_size = max(batch_size // cfg.num_minibatches, 1)
+        sums = torch.zeros(6, device=self.device)  # pg, v, entropy, kl, clip, loss
+        num_updates = 0
+        for _ in range(cfg.num_epochs):
+            perm = torch.randperm(batch_size, device=self.device)
+            for start in range(0, batch_size - mb_size + 1, mb_size):
+                mb = perm[start : start + mb_size]  # (M,)
+                logprob, entropy = self.net.evaluate(b_obs[mb], b_action[mb])
+                mb_advantage = b_advantage[mb]
+                if cfg.norm_adv and mb_size > 1:
+                    mb_advantage = (mb_advantage - mb_advantage.mean()) / (
+                        mb_advantage.std() + 1e-8
+                    )
+                pg_loss, v_loss, approx_kl, clip_fraction = ppo_loss(
+                    logprob,
+                    b_logprob[mb],
+                    mb_advantage,
+                    self.net.value(b_obs[mb]),
+                    b_value[mb],
+                    b_returns[mb],
+                    clip_coef,
+                    cfg.clip_vloss,
+                )
+                entropy_loss = -entropy.mean()
+                loss = pg_loss + cfg.ent_coef * entropy_loss + cfg.vf_coef * v_loss
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm, foreach=True)
+                self.optimizer.step()
+                sums += torch.stack(
+                    [pg_loss, v_loss, entropy_loss, approx_kl, clip_fraction, loss]
+                ).detach()
+                num_updates += 1
+            if cfg.target_kl is not None and float(approx_kl) > 1.5 * cfg.target_kl:
+                break
+
+        # 3. what SB3 logs
+        means = sums / max(num_updates, 1)
+        explained_variance = 1 - (b_returns - b_value).var() / b_returns.var()
+        metrics = dict(
+            zip(
+                [
+                    "train/policy_gradient_loss",
+                    "train/value_loss",
+                    "train/entropy_loss",
+                    "train/approx_kl",
+                    "train/clip_fraction",
+                    "train/loss",
+                ],
+                means.unbind(),
+                strict=True,
+            )
+        )
+        metrics["train/explained_variance"] = explained_variance
+        metrics["train/learning_rate"] = torch.tensor(lr, device=self.device)
+        metrics["train/clip_range"] = torch.tensor(clip_coef, device=self.device)
+        if not self.net.discrete:
+            metrics["train/std"] = self.net.log_std.detach().exp().mean()
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        """Network, optimizer, the partial rollout and counters: an exact resume."""
+        return {
+            "net": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rollout": dict(self.rollout),
+            "step": self.step,
+            "samples": self.samples,
+            "config": dataclasses.asdict(self.config),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict``."""
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for key, value in state["rollout"].items():
+            self.rollout[key].copy_(value)
+        self.step, self.samples = state["step"], state["samples"]

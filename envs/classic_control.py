@@ -1,0 +1,244 @@
+"""Torch-native batched classic control: CartPole and Pendulum on the env's device.
+
+Gymnasium's physics (``gymnasium/envs/classic_control/{cartpole,pendulum}.py``) written over
+a batch of ``N`` states as tensor operations, so thousands of sub-envs step at once and a
+rollout never leaves the device (the point of "GPU-backed" RL). From the same state and
+action each step matches Gymnasium's to 1e-5 (``tests/test_classic_control.py``); the
+reset states are drawn from the same distributions with a ``torch.Generator`` of the env's
+own. Time limits (500 and 200 steps) truncate as Gymnasium's ``TimeLimit`` does, autoreset
+is SAME_STEP, and episode statistics come as ``info["episode"]`` with mask ``_episode``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+from torch import Tensor
+
+from sandbox.checks import ActionChecker
+
+
+class TorchClassicEnv(gymnasium.vector.VectorEnv):
+    """What the torch-native classic control envs share: reset, autoreset, statistics.
+
+    A subclass sets its spaces and ``Config`` and writes ``_initial_state(num)``,
+    ``_dynamics(state, action) -> (state, reward, terminated)`` and ``_obs(state)``.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+    RESERVED_KWARGS = ()
+    Config: type
+    single_observation_space: spaces.Box
+    single_action_space: spaces.Space
+
+    def __init__(self, num_envs: int, device: str | torch.device, config: Any) -> None:
+        self.num_envs, self.device, self.config = num_envs, torch.device(device), config
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._check_action = ActionChecker(self.single_action_space, num_envs, self.device)
+        self._generator = torch.Generator(self.device).manual_seed(0)
+        self.state = self._initial_state(num_envs)  # (N, state_dim)
+        self._return = torch.zeros(num_envs, device=self.device)  # (N,)
+        self._length = torch.zeros(num_envs, dtype=torch.long, device=self.device)  # (N,)
+
+    def _uniform(self, num: int, high: Tensor) -> Tensor:
+        """``num`` draws of U(-high, high): (num, len(high))."""
+        u = torch.rand(num, len(high), generator=self._generator, device=self.device)
+        return (2 * u - 1) * high
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Tensor, dict[str, Any]]:
+        """Start new episodes in every sub-env (reseeding the env's generator if ``seed``)."""
+        if seed is not None:
+            self._generator.manual_seed(seed)
+        self.state = self._initial_state(self.num_envs)
+        self._return = torch.zeros_like(self._return)
+        self._length = torch.zeros_like(self._length)
+        return self._obs(self.state), {}
+
+    def step(self, action: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
+        """One batched step; finished sub-envs restart at once (SAME_STEP autoreset)."""
+        self._check_action(action)
+        state, reward, terminated = self._dynamics(self.state, action)
+        self._return = self._return + reward
+        self._length = self._length + 1
+        # As TimeLimit: truncated at the limit, even when the episode terminated there too.
+        truncated = self._length >= self.config.max_episode_steps  # (N,)
+        done = terminated | truncated  # (N,)
+        final_obs = self._obs(state)  # (N, obs_dim)
+        # Fresh states for every row, kept only where an episode ended: no host sync.
+        self.state = torch.where(done[:, None], self._initial_state(self.num_envs), state)
+        info = {
+            "final_obs": final_obs,
+            "_final_obs": done,
+            "episode": {"r": self._return, "l": self._length},
+            "_episode": done,
+        }
+        self._return = torch.where(done, 0.0, self._return)
+        self._length = torch.where(done, 0, self._length)
+        return self._obs(self.state), reward, terminated, truncated, info
+
+    def eval_env(self) -> TorchClassicEnv:
+        """A fresh copy with 10 sub-envs: one evaluation episode each."""
+        return type(self)(10, device=self.device, **dataclasses.asdict(self.config))
+
+    def config_dict(self) -> dict[str, Any]:
+        """The env's options, for the run's config table and checkpoint."""
+        return dataclasses.asdict(self.config)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Physics state, episode counters and generator: a resumed run continues exactly."""
+        return {
+            "state": self.state,
+            "return": self._return,
+            "length": self._length,
+            "generator": self._generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> Tensor:
+        """Restore ``state_dict``; return the current observation to act on."""
+        self.state = state["state"].to(self.device)
+        self._return = state["return"].to(self.device)
+        self._length = state["length"].to(self.device)
+        self._generator.set_state(state["generator"])
+        return self._obs(self.state)
+
+    def _initial_state(self, num: int) -> Tensor:
+        raise NotImplementedError
+
+    def _dynamics(self, state: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        raise NotImplementedError
+
+    def _obs(self, state: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class CartPoleConfig:
+    """Options of the torch-native CartPole (Gymnasium's CartPole-v1 by default)."""
+
+    max_episode_steps: int = 500
+    """Episodes are truncated after this many steps (CartPole-v1: 500)."""
+
+    def __post_init__(self) -> None:
+        if self.max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be >= 1, got {self.max_episode_steps}")
+
+
+class CartPoleEnv(TorchClassicEnv):
+    """``sandbox/CartPole-v1``: Barto, Sutton & Anderson (1983), as Gymnasium's CartPole-v1.
+
+    State ``(x, x_dot, theta, theta_dot)``; action 0 pushes left, 1 pushes right; reward 1
+    per step; terminated when ``|x| > 2.4`` or ``|theta| > 12°``; truncated at 500 steps.
+    """
+
+    Config = CartPoleConfig
+    gravity, masscart, masspole, length, force_mag, tau = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
+    total_mass = masscart + masspole
+    polemass_length = masspole * length
+    theta_threshold = 12 * 2 * math.pi / 360
+    x_threshold = 2.4
+    _high = np.array([x_threshold * 2, np.inf, theta_threshold * 2, np.inf], dtype=np.float32)
+    single_observation_space = spaces.Box(-_high, _high, dtype=np.float32)
+    single_action_space = spaces.Discrete(2)
+
+    def __init__(self, num_envs: int = 8, *, device: str | torch.device = "cpu", **config: Any):
+        super().__init__(num_envs, device, CartPoleConfig(**config))
+
+    def _initial_state(self, num: int) -> Tensor:
+        return self._uniform(num, torch.full((4,), 0.05, device=self.device))  # (num, 4)
+
+    def _dynamics(self, state: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        x, x_dot, theta, theta_dot = state.unbind(1)  # each (N,)
+        force = torch.where(action == 1, self.force_mag, -self.force_mag)  # (N,)
+        cos, sin = theta.cos(), theta.sin()
+        # https://coneural.org/florian/papers/05_cart_pole.pdf, as Gymnasium writes it
+        temp = (force + self.polemass_length * theta_dot.square() * sin) / self.total_mass
+        theta_acc = (self.gravity * sin - cos * temp) / (
+            self.length * (4.0 / 3.0 - self.masspole * cos.square() / self.total_mass)
+        )
+        x_acc = temp - self.polemass_length * theta_acc * cos / self.total_mass
+        # explicit Euler, Gymnasium's default "euler" integrator
+        state = torch.stack(
+            [
+                x + self.tau * x_dot,
+                x_dot + self.tau * x_acc,
+                theta + self.tau * theta_dot,
+                theta_dot + self.tau * theta_acc,
+            ],
+            dim=1,
+        )  # (N, 4)
+        terminated = (state[:, 0].abs() > self.x_threshold) | (
+            state[:, 2].abs() > self.theta_threshold
+        )  # (N,)
+        reward = torch.ones(len(state), device=self.device)  # (N,) 1 per step, the last too
+        return state, reward, terminated
+
+    def _obs(self, state: Tensor) -> Tensor:
+        return state
+
+
+@dataclass(frozen=True)
+class PendulumConfig:
+    """Options of the torch-native Pendulum (Gymnasium's Pendulum-v1 by default)."""
+
+    max_episode_steps: int = 200
+    """Episodes are truncated after this many steps (Pendulum-v1: 200)."""
+    g: float = 10.0
+    """Gravity."""
+
+    def __post_init__(self) -> None:
+        if self.max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be >= 1, got {self.max_episode_steps}")
+
+
+def angle_normalize(x: Tensor) -> Tensor:
+    """Wrap angles into [-pi, pi)."""
+    return ((x + math.pi) % (2 * math.pi)) - math.pi
+
+
+class PendulumEnv(TorchClassicEnv):
+    """``sandbox/Pendulum-v1``: swing a pendulum up and hold it, as Gymnasium's Pendulum-v1.
+
+    State ``(theta, theta_dot)``; observation ``(cos, sin, theta_dot)``; action a torque in
+    ``[-2, 2]``; reward ``-(theta² + 0.1 theta_dot² + 0.001 u²)``; never terminates,
+    truncated at 200 steps.
+    """
+
+    Config = PendulumConfig
+    max_speed, max_torque, dt, m, l = 8.0, 2.0, 0.05, 1.0, 1.0  # noqa: E741  Gymnasium's names
+    single_observation_space = spaces.Box(
+        -np.array([1.0, 1.0, 8.0], np.float32), np.array([1.0, 1.0, 8.0], np.float32)
+    )
+    single_action_space = spaces.Box(-2.0, 2.0, (1,), np.float32)
+
+    def __init__(self, num_envs: int = 8, *, device: str | torch.device = "cpu", **config: Any):
+        super().__init__(num_envs, device, PendulumConfig(**config))
+
+    def _initial_state(self, num: int) -> Tensor:
+        return self._uniform(num, torch.tensor([math.pi, 1.0], device=self.device))  # (num, 2)
+
+    def _dynamics(self, state: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        th, thdot = state.unbind(1)  # each (N,)
+        u = action[:, 0].clamp(-self.max_torque, self.max_torque)  # (N,)
+        cost = angle_normalize(th).square() + 0.1 * thdot.square() + 0.001 * u.square()
+        g, m, l, dt = self.config.g, self.m, self.l, self.dt  # noqa: E741
+        new_thdot = thdot + (3 * g / (2 * l) * th.sin() + 3.0 / (m * l**2) * u) * dt
+        new_thdot = new_thdot.clamp(-self.max_speed, self.max_speed)
+        new_th = th + new_thdot * dt
+        terminated = torch.zeros(len(state), dtype=torch.bool, device=self.device)  # (N,)
+        return torch.stack([new_th, new_thdot], dim=1), -cost, terminated
+
+    def _obs(self, state: Tensor) -> Tensor:
+        th, thdot = state.unbind(1)
+        return torch.stack([th.cos(), th.sin(), thdot], dim=1)  # (N, 3)

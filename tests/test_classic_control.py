@@ -1,0 +1,89 @@
+"""The torch-native CartPole and Pendulum match Gymnasium's step for step, from the same state."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+import torch
+
+import sandbox
+from tests.conftest import DEVICES
+
+
+def _compare(env_id: str, sandbox_id: str, sample_action, steps: int = 600):
+    """Step both envs from Gymnasium's state; every obs, reward and flag must agree."""
+    gym_env = gymnasium.make(env_id)
+    env = sandbox.make(sandbox_id, num_envs=1)
+    gym_env.reset(seed=0)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    flags_seen = set()
+    for _ in range(steps):
+        state = torch.tensor(np.asarray(gym_env.unwrapped.state), dtype=torch.float32)[None]
+        env.state = state
+        env._length = torch.tensor([gym_env._elapsed_steps])  # the TimeLimit's step count
+        action = sample_action(rng)
+        obs, reward, terminated, truncated, _ = gym_env.step(action)
+        _, t_reward, t_terminated, t_truncated, info = env.step(torch.as_tensor(action)[None])
+        np.testing.assert_allclose(info["final_obs"][0].numpy(), obs, atol=1e-5, rtol=0)
+        assert abs(float(t_reward[0]) - reward) < 1e-5
+        assert (bool(t_terminated[0]), bool(t_truncated[0])) == (terminated, truncated)
+        flags_seen.add((terminated, truncated))
+        if terminated or truncated:
+            gym_env.reset()
+    return flags_seen
+
+
+def test_cartpole_matches_gymnasium_to_1e5():
+    flags = _compare("CartPole-v1", "sandbox/CartPole-v1", lambda rng: int(rng.integers(2)))
+    assert (True, False) in flags  # episodes ended by falling were compared too
+
+
+def test_cartpole_truncates_at_500_like_time_limit():
+    env = sandbox.make("sandbox/CartPole-v1", num_envs=2)
+    env.reset(seed=0)
+    env.state = torch.zeros(2, 4)
+    env._length = torch.tensor([498, 0])
+    for expected in (False, True):  # alternate pushes keep the pole up
+        _, _, terminated, truncated, info = env.step(torch.tensor([0, 1]))
+        assert bool(truncated[0]) is expected and not terminated.any()
+    assert int(info["episode"]["l"][0]) == 500 and bool(info["_episode"][0])
+
+
+def test_pendulum_matches_gymnasium_to_1e5():
+    flags = _compare(
+        "Pendulum-v1",
+        "sandbox/Pendulum-v1",
+        lambda rng: rng.uniform(-2.5, 2.5, size=1).astype(np.float32).clip(-2, 2),
+    )
+    assert (False, True) in flags  # the 200-step time limit was reached
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("env_id", ["sandbox/CartPole-v1", "sandbox/Pendulum-v1"])
+def test_thousands_of_sub_envs_stay_on_the_device(env_id, device):
+    env = sandbox.make(env_id, num_envs=4096, device=device)
+    obs, _ = env.reset(seed=1)
+    action = torch.as_tensor(
+        np.stack([env.single_action_space.sample() for _ in range(4096)]), device=device
+    )
+    for _ in range(3):
+        obs, reward, terminated, truncated, info = env.step(action)
+    for x in (obs, reward, terminated, truncated, info["final_obs"], info["episode"]["r"]):
+        assert x.device.type == device and x.shape[0] == 4096
+
+
+def test_same_seed_same_rollout_and_state_dict_resumes_exactly():
+    def run(env, steps):
+        return [env.step(torch.ones(16, dtype=torch.long))[0] for _ in range(steps)]
+
+    a, b = sandbox.make("sandbox/CartPole-v1", 16), sandbox.make("sandbox/CartPole-v1", 16)
+    a.reset(seed=3), b.reset(seed=3)
+    run(a, 20), run(b, 20)
+    saved = a.state_dict()
+    rest = run(a, 30)
+    c = sandbox.make("sandbox/CartPole-v1", 16)
+    c.load_state_dict(saved)
+    assert all(torch.equal(x, y) for x, y in zip(rest, run(c, 30), strict=True))
+    assert all(torch.equal(x, y) for x, y in zip(rest, run(b, 30), strict=True))

@@ -1,0 +1,169 @@
+"""The RL agents learn (CartPole, a bandit), repeat under a seed, resume exactly, refuse bad spaces.
+
+Budgets are in samples, seeds fixed; each learning run stops as soon as its bar is met, so
+the test costs what learning costs. Hyperparameters: RL Zoo's CartPole PPO.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import sandbox
+
+PPO_ZOO = dict(
+    num_steps=32,
+    num_epochs=20,
+    num_minibatches=1,
+    lr=1e-3,
+    anneal_steps=100_000,
+    gamma=0.98,
+    gae_lambda=0.8,
+    clip_coef=0.2,
+    ent_coef=0.0,
+)
+DQN_FAST = dict(num_hiddens=64, gradient_steps=64, double_dqn=True)
+
+
+def play(env, agent, budget, seed, stop=None):
+    """The loop's act → step → learn; returns the returns of finished episodes, in order."""
+    returns: list[float] = []
+    obs, _ = env.reset(seed=seed)
+    samples = 0
+    while samples < budget:
+        action = agent.act(obs)
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        agent.learn(sandbox.Transition(obs, action, reward, next_obs, terminated, truncated, info))
+        if "episode" in info:
+            returns += info["episode"]["r"][info["_episode"]].tolist()
+        obs, samples = next_obs, samples + env.num_envs
+        if stop is not None and stop(returns):
+            break
+    return returns, samples
+
+
+def last20(returns):
+    return sum(returns[-20:]) / 20 if len(returns) >= 20 else 0.0
+
+
+def build(env_id, agent_id, seed, num_envs=8, **config):
+    sandbox.seed_everything(seed)
+    env = sandbox.make(env_id, num_envs=num_envs)
+    return env, sandbox.make_agent(agent_id, env, **config)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "sandbox/CartPole-v1"])
+def test_ppo_solves_cartpole_within_100k_steps(env_id):
+    torch.set_num_threads(1)
+    env, agent = build(env_id, "ppo", seed=0, **PPO_ZOO)
+    returns, samples = play(env, agent, 100_000, seed=0, stop=lambda r: last20(r) >= 475)
+    assert last20(returns) >= 475, (samples, returns[-20:])
+
+
+@pytest.mark.slow
+def test_dqn_reaches_200_within_50k_steps():
+    torch.set_num_threads(1)
+    env, agent = build("CartPole-v1", "dqn", seed=0, num_envs=4, **DQN_FAST)
+    returns, samples = play(env, agent, 50_000, seed=0, stop=lambda r: last20(r) >= 200)
+    assert last20(returns) >= 200, (samples, returns[-20:])
+
+
+@pytest.mark.slow
+def test_reinforce_improves_cartpole_by_a_wide_margin():
+    torch.set_num_threads(1)
+    env, agent = build("sandbox/CartPole-v1", "reinforce", seed=0, num_steps=100)
+    returns, _ = play(env, agent, 40_000, seed=0)
+    first, last = sum(returns[:20]) / 20, last20(returns)
+    assert first < 40 and last >= 150 and last >= first + 100, (first, last)
+
+
+@pytest.mark.parametrize("agent_id", ["reinforce", "dqn", "ppo"])
+def test_every_rl_agent_learns_a_bandit_shaped_like_a_supervised_env(agent_id):
+    """Discrete actions, one-step episodes, reward 1/0: classification as a bandit."""
+    config = {
+        "reinforce": dict(num_steps=4, lr=1e-2),
+        "ppo": dict(num_steps=4, lr=3e-3),
+        "dqn": dict(
+            learning_starts=256,
+            train_freq=64,
+            gradient_steps=16,
+            exploration_steps=2000,
+            num_hiddens=64,
+        ),
+    }[agent_id]
+    env, agent = build("sandbox/ToyBandit-v0", agent_id, seed=0, num_envs=32, **config)
+    before = sandbox.evaluate(env.eval_env(), agent)["eval/score"]
+    play(env, agent, 8_000, seed=0)
+    after = sandbox.evaluate(env.eval_env(), agent)["eval/score"]
+    assert before < 0.5 and after > 0.9, (float(before), float(after))
+
+
+def test_ppo_runs_continuous_actions_on_pendulum():
+    env, agent = build("sandbox/Pendulum-v1", "ppo", seed=0, num_envs=4, num_steps=16)
+    metrics = {}
+    obs, _ = env.reset(seed=0)
+    for _ in range(32):
+        action = agent.act(obs)
+        assert action.abs().max() <= 2.0  # clipped into the Box for the env
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        metrics |= agent.learn(
+            sandbox.Transition(obs, action, reward, next_obs, terminated, truncated, info)
+        )
+        obs = next_obs
+    assert {"train/approx_kl", "train/clip_fraction", "train/std"} <= set(metrics)
+
+
+@pytest.mark.parametrize("agent_id", ["reinforce", "dqn", "ppo"])
+def test_same_seed_same_weights_and_resume_gives_identical_actions(agent_id, tmp_path):
+    config = {
+        "reinforce": dict(num_steps=8),
+        "ppo": dict(num_steps=8),
+        "dqn": dict(learning_starts=64, train_freq=32, gradient_steps=4),
+    }[agent_id]
+
+    def train(steps, logdir=None, resume=None):
+        sandbox.seed_everything(3)
+        env = sandbox.make("sandbox/CartPole-v1", num_envs=4)
+        agent = sandbox.make_agent(agent_id, env, **config)
+        sandbox.train(
+            env,
+            agent,
+            steps,
+            seed=3,
+            logdir=logdir,
+            resume=resume,
+            progress=False,
+            eval_every=10**9,
+        )
+        return agent
+
+    a, b = train(400), train(400)
+    obs = torch.randn(16, 4)
+    assert torch.equal(a.act(obs, deterministic=True), b.act(obs, deterministic=True))
+    for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
+        if isinstance(p, dict) and "weight" in str(list(p)):
+            assert all(torch.equal(p[k], q[k]) for k in p)
+    # stop at 200, resume to 400: the same weights as the unbroken run
+    first = train(200, logdir=tmp_path)
+    (run_dir,) = (tmp_path / "default").iterdir()
+    del first
+    resumed = train(400, resume=run_dir, logdir=tmp_path)
+    sa, sr = a.state_dict(), resumed.state_dict()
+    net = "q" if agent_id == "dqn" else "net"
+    assert all(torch.equal(sa[net][k], sr[net][k]) for k in sa[net])
+
+
+@pytest.mark.parametrize("agent_id", ["reinforce", "ppo"])
+def test_policy_agents_accept_box_and_discrete(agent_id):
+    for env_id in ("sandbox/Pendulum-v1", "sandbox/CartPole-v1"):
+        env = sandbox.make(env_id, num_envs=2)
+        action = sandbox.make_agent(agent_id, env).act(env.reset(seed=0)[0])
+        env.step(action)  # the env's own ActionChecker accepts it
+
+
+def test_dqn_refuses_a_box_action_naming_both_spaces():
+    with pytest.raises(sandbox.UsageError) as e:
+        sandbox.make_agent("dqn", sandbox.make("sandbox/Pendulum-v1", num_envs=2))
+    assert "needs a Discrete action space" in str(e.value)
+    assert "Box(-2.0, 2.0, (1,), float32)" in str(e.value)
