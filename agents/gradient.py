@@ -30,8 +30,10 @@ class GradientConfig:
     """Model from the zoo (agents/nets.py): linear (softmax) regression, MLP, or a small CNN."""
     num_hiddens: int = 256
     """Hidden units of the MLP (and of the CNN's dense layer)."""
+    num_layers: int = 1
+    """Hidden layers of the MLP."""
     dropout: float = 0.0
-    """Dropout probability before the output layer (off during evaluation)."""
+    """Dropout probability after each hidden layer (off during evaluation)."""
     optimizer: Literal["sgd", "adam"] = "sgd"
     """Minibatch SGD as in d2l §3.4, or Adam."""
     lr: float = 0.03
@@ -44,8 +46,11 @@ class GradientConfig:
     def __post_init__(self) -> None:
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.num_hiddens < 1:
-            raise ValueError(f"num_hiddens must be >= 1, got {self.num_hiddens}")
+        if self.num_hiddens < 1 or self.num_layers < 1:
+            raise ValueError(
+                f"num_hiddens and num_layers must be >= 1, got {self.num_hiddens} and "
+                f"{self.num_layers}"
+            )
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.momentum < 0 or self.weight_decay < 0:
@@ -81,7 +86,9 @@ class GradientAgent:
         self.device = env_device(env)
         if net is None:
             try:
-                net = make_net(cfg.model, obs_shape, action_shape, cfg.num_hiddens, cfg.dropout)
+                net = make_net(
+                    cfg.model, obs_shape, action_shape, cfg.num_hiddens, cfg.dropout, cfg.num_layers
+                )
             except ValueError as e:
                 raise UsageError(f"agent 'gradient': {e}") from None
         self.net = net.to(self.device)

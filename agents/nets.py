@@ -34,16 +34,21 @@ def mlp(
     action_shape: tuple[int, ...],
     num_hiddens: int = 256,
     dropout: float = 0.0,
+    num_layers: int = 1,
 ) -> nn.Module:
-    """One hidden ReLU layer with dropout, d2l §5.1 and §5.6."""
-    return nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(math.prod(obs_shape), num_hiddens),
-        nn.ReLU(),
-        nn.Dropout(dropout),
-        nn.Linear(num_hiddens, math.prod(action_shape)),
-        _head(action_shape),
-    )
+    """``num_layers`` hidden ReLU layers, each followed by dropout, d2l §5.1 and §5.6.
+
+    Example:
+        >>> import torch
+        >>> mlp((64,), (10,), num_hiddens=32, num_layers=2)(torch.zeros(5, 64)).shape
+        torch.Size([5, 10])
+    """
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = math.prod(obs_shape)
+    for _ in range(num_layers):
+        layers += [nn.Linear(width, num_hiddens), nn.ReLU(), nn.Dropout(dropout)]
+        width = num_hiddens
+    return nn.Sequential(*layers, nn.Linear(width, math.prod(action_shape)), _head(action_shape))
 
 
 def cnn(
@@ -87,12 +92,13 @@ def make_net(
     action_shape: tuple[int, ...],
     num_hiddens: int = 256,
     dropout: float = 0.0,
+    num_layers: int = 1,
 ) -> nn.Module:
     """Build the zoo's model ``name`` for these observation and action shapes."""
     if name == "linear":
         return linear(obs_shape, action_shape)
     if name == "mlp":
-        return mlp(obs_shape, action_shape, num_hiddens, dropout)
+        return mlp(obs_shape, action_shape, num_hiddens, dropout, num_layers)
     if name == "cnn":
         return cnn(obs_shape, action_shape, num_hiddens, dropout)
     raise ValueError(f"unknown model {name!r}: expected one of {MODELS}")

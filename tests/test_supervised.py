@@ -120,17 +120,8 @@ def test_binary_logits_are_one_per_sample_with_bce_reward():
     assert torch.allclose(reward, expected)
 
 
-def test_label_noise_makes_digits_measurably_worse():
-    """40% wrong training labels, everything else fixed: test accuracy drops > 3 points.
-
-    Seeds 0, 1, 2 dropped 6.9, 4.5 and 6.1 points (0.97 -> 0.90-0.93) at this budget.
-    """
-    steps = 40 * 1216  # long enough for the MLP to start fitting the wrong labels
-    clean = train("sandbox/Digits-v0", steps, model="mlp", lr=0.1)["eval/accuracy"]
-    noisy = train(
-        "sandbox/Digits-v0", steps, env_options={"label_noise": 0.4}, model="mlp", lr=0.1
-    )["eval/accuracy"]
-    assert clean - noisy > 0.03, (clean, noisy)
+# Must show "label noise 40% lowers digits test accuracy by more than 3 points": the
+# garbage_in script's test (tests/test_supervised_scripts.py), which runs that very table.
 
 
 # --- data: splits, standardization, shapes ---------------------------------------------------

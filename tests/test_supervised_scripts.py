@@ -1,0 +1,90 @@
+"""The supervised scripts: each runs, and each claim it prints is what its numbers say.
+
+Every script is run in-process at its default budget (the figures it prints), with nothing
+written, and the printed verdicts are checked against thresholds asserted here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+SCRIPTS = Path(__file__).parent.parent / "scripts"
+
+
+def run_script(name, capsys, *args):
+    """Import ``scripts/<name>.py`` and call its ``main`` (one torch thread, no TensorBoard)."""
+    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = module.main(["--logdir", "", *args])
+    finally:
+        torch.set_num_threads(threads)
+    return result, capsys.readouterr().out
+
+
+def test_linear_regression_recovers_w_and_b(capsys):
+    result, out = run_script("linear_regression", capsys)
+    assert result["error"] < 0.05 and result["r2"] > 0.99
+    assert "recovered within 0.05 of the truth: yes" in out
+    assert "|  2.00 |" in out and "| -3.40 |" in out and "|  4.20 |" in out
+
+
+def test_classify_digits_prints_softmax_probabilities(capsys):
+    result, out = run_script("classify_digits", capsys)
+    assert result["accuracy"] >= 0.95 and "accuracy >= 0.95: yes" in out
+    probs = result["probs"]
+    assert torch.allclose(probs.sum(1), torch.ones(len(probs))) and (probs >= 0).all()
+    assert out.count("|   1.000 |") == len(probs)  # every printed row sums to 1
+
+
+def test_overfitting_dropout_and_weight_decay_narrow_the_gap(capsys):
+    rows, out = run_script("overfitting", capsys)
+    plain = rows["plain"]
+    assert plain["train_accuracy"] == 1.0 and plain["val_accuracy"] < 0.85  # it memorised
+    for name in ("dropout 0.5", "weight decay"):
+        for metric in ("accuracy", "reward"):
+            gap = rows[name][f"train_{metric}"] - rows[name][f"val_{metric}"]
+            assert gap < plain[f"train_{metric}"] - plain[f"val_{metric}"] - 0.03, (name, metric)
+        assert f"{name} narrows the train-val gap (accuracy and reward): yes" in out
+
+
+def test_garbage_in_label_noise_costs_accuracy(capsys):
+    accuracy, out = run_script("garbage_in", capsys)
+    assert accuracy[0.0] - accuracy[0.4] > 0.03
+    assert "40% wrong labels cost" in out and "more than 3" in out and "not more" not in out
+    assert accuracy[0.0] >= accuracy[0.2] >= accuracy[0.4] >= accuracy[0.6]
+    assert "accuracy falls as the noise grows: yes" in out
+
+
+def test_augmentation_buys_shift_invariance(capsys):
+    rows, out = run_script("augmentation", capsys)
+    assert rows["augmented"]["shifted"] - rows["plain"]["shifted"] > 0.1
+    assert abs(rows["augmented"]["clean"] - rows["plain"]["clean"]) < 0.03
+    assert "raises shifted-test accuracy" in out and ": yes (> 10)" in out
+    assert "clean-test accuracy within 3 points: yes" in out
+
+
+def test_every_script_runs_as_a_command_with_a_tiny_budget(tmp_path):
+    """One subprocess (one ``import torch``) runs all five from the command line."""
+    tiny = {
+        "linear_regression": ["--steps", "100"],
+        "classify_digits": ["--epochs", "1"],
+        "overfitting": ["--epochs", "2"],
+        "garbage_in": ["--epochs", "1"],
+        "augmentation": ["--epochs", "1"],
+    }
+    driver = "import runpy, sys\n" + "".join(
+        f"sys.argv = {[str(SCRIPTS / f'{name}.py'), *args, '--logdir', str(tmp_path)]!r}\n"
+        f"runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        for name, args in tiny.items()
+    )
+    subprocess.run([sys.executable, "-c", driver], check=True, capture_output=True, timeout=300)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(tiny)  # TensorBoard runs
