@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from sandbox import registry
 from sandbox.core import UsageError
 from sandbox.loop import RunResult, train
@@ -83,6 +85,7 @@ def run_tour(
 ) -> list[Visit]:
     """Train every stop of the tour in turn; return the visits for ``table``."""
     scale = budget_scale(budget)
+    torch.set_num_threads(1)  # small models: one thread is fastest (NOTES.md)
     visits = []
     for stop in TOUR:
         seed_everything(seed)
