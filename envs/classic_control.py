@@ -42,6 +42,9 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
 
     def __init__(self, num_envs: int, device: str | torch.device, config: Any) -> None:
         self.num_envs, self.device, self.config = num_envs, torch.device(device), config
+        self._constants()
+        # A constant reward of 1, returned as is each step (CartPole): do not modify it.
+        self._ones = torch.ones(num_envs, device=self.device)  # (N,)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._check_action = ActionChecker(self.single_action_space, num_envs, self.device)
@@ -53,7 +56,12 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
     def _uniform(self, num: int, high: Tensor) -> Tensor:
         """``num`` draws of U(-high, high): (num, len(high))."""
         u = torch.rand(num, len(high), generator=self._generator, device=self.device)
-        return (2 * u - 1) * high
+        return u * (2 * high) - high
+
+    def _const(self, value: float) -> Tensor:
+        """A 0-d float32 constant on the device: ``x * tensor`` skips the ~2 us that wrapping a
+        Python float costs each op (it dominates at small batches; measured ~3.6 vs ~1.6 us)."""
+        return torch.tensor(value, dtype=torch.float32, device=self.device)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -84,8 +92,8 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
             "episode": {"r": self._return, "l": self._length},
             "_episode": done,
         }
-        self._return = torch.where(done, 0.0, self._return)
-        self._length = torch.where(done, 0, self._length)
+        self._return = self._return.masked_fill(done, 0)
+        self._length = self._length.masked_fill(done, 0)
         return self._obs(self.state), reward, terminated, truncated, info
 
     def eval_env(self) -> TorchClassicEnv:
@@ -112,6 +120,9 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
         self._length = state["length"].to(self.device)
         self._generator.set_state(state["generator"])
         return self._obs(self.state)
+
+    def _constants(self) -> None:
+        """Build the subclass's constant tensors on ``self.device`` (before the first reset)."""
 
     def _initial_state(self, num: int) -> Tensor:
         raise NotImplementedError
@@ -155,34 +166,51 @@ class CartPoleEnv(TorchClassicEnv):
     def __init__(self, num_envs: int = 8, *, device: str | torch.device = "cpu", **config: Any):
         super().__init__(num_envs, device, CartPoleConfig(**config))
 
+    def _constants(self) -> None:
+        k = self._const
+        self._init_high = torch.full((4,), 0.05, device=self.device)
+        self._force = torch.tensor([-self.force_mag, self.force_mag], device=self.device)
+        self._k = {  # Gymnasium's constants as 0-d device tensors (see _const)
+            "gravity": k(self.gravity),
+            "masspole": k(self.masspole),
+            "length": k(self.length),
+            "tau": k(self.tau),
+            "total_mass": k(self.total_mass),
+            "polemass_length": k(self.polemass_length),
+            "four_thirds": k(4.0 / 3.0),
+            "x_threshold": k(self.x_threshold),
+            "theta_threshold": k(self.theta_threshold),
+        }
+
     def _initial_state(self, num: int) -> Tensor:
-        return self._uniform(num, torch.full((4,), 0.05, device=self.device))  # (num, 4)
+        return self._uniform(num, self._init_high)  # (num, 4)
 
     def _dynamics(self, state: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        k = self._k
         x, x_dot, theta, theta_dot = state.unbind(1)  # each (N,)
-        force = torch.where(action == 1, self.force_mag, -self.force_mag)  # (N,)
+        force = self._force[action]  # (N,) -10 for action 0, +10 for action 1
         cos, sin = theta.cos(), theta.sin()
         # https://coneural.org/florian/papers/05_cart_pole.pdf, as Gymnasium writes it
-        temp = (force + self.polemass_length * theta_dot.square() * sin) / self.total_mass
-        theta_acc = (self.gravity * sin - cos * temp) / (
-            self.length * (4.0 / 3.0 - self.masspole * cos.square() / self.total_mass)
+        temp = (force + k["polemass_length"] * theta_dot * theta_dot * sin) / k["total_mass"]
+        theta_acc = (k["gravity"] * sin - cos * temp) / (
+            k["length"] * (k["four_thirds"] - k["masspole"] * cos * cos / k["total_mass"])
         )
-        x_acc = temp - self.polemass_length * theta_acc * cos / self.total_mass
+        x_acc = temp - k["polemass_length"] * theta_acc * cos / k["total_mass"]
         # explicit Euler, Gymnasium's default "euler" integrator
+        tau = k["tau"]
         state = torch.stack(
             [
-                x + self.tau * x_dot,
-                x_dot + self.tau * x_acc,
-                theta + self.tau * theta_dot,
-                theta_dot + self.tau * theta_acc,
+                x + tau * x_dot,
+                x_dot + tau * x_acc,
+                theta + tau * theta_dot,
+                theta_dot + tau * theta_acc,
             ],
             dim=1,
         )  # (N, 4)
-        terminated = (state[:, 0].abs() > self.x_threshold) | (
-            state[:, 2].abs() > self.theta_threshold
+        terminated = (state[:, 0].abs() > k["x_threshold"]) | (
+            state[:, 2].abs() > k["theta_threshold"]
         )  # (N,)
-        reward = torch.ones(len(state), device=self.device)  # (N,) 1 per step, the last too
-        return state, reward, terminated
+        return state, self._ones, terminated  # reward 1 per step, the last one too
 
     def _obs(self, state: Tensor) -> Tensor:
         return state
