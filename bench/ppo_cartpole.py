@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 STEPS, EVAL_EVERY = 100_000, 2048
 ZOO = dict(n_steps=32, batch_size=256, n_epochs=20, gamma=0.98, gae_lambda=0.8, ent_coef=0.0)
@@ -180,7 +181,11 @@ def collect_rates(num_envs: int, steps: int = 128) -> dict:
     rates = {}
     model = PPO("MlpPolicy", make_vec_env("CartPole-v1", n_envs=num_envs, seed=0), n_steps=steps)
     model._setup_learn(10**9, None)
-    callback = BaseCallback()
+    class NoOp(BaseCallback):
+        def _on_step(self) -> bool:
+            return True
+
+    callback = NoOp()
     callback.init_callback(model)
     model.collect_rollouts(model.env, callback, model.rollout_buffer, steps)  # warm-up
     t0 = time.perf_counter()
@@ -230,6 +235,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--collect", action="store_true", help="rollout collection only")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run side by side")
     args = parser.parse_args()
     if args.collect:
         print(f"{'num_envs':>8} | {'SB3':>10} | {'sandbox+gym':>12} | {'sandbox torch':>13}")
@@ -243,7 +249,9 @@ def main() -> None:
         return
     kinds = ["sb3", "CartPole-v1", "sandbox/CartPole-v1"]
     results: dict[str, list[dict]] = {k: [] for k in kinds}
-    for seed in range(args.seeds):
+
+    def one_seed(seed: int) -> list[tuple[str, dict]]:
+        rows = []
         for kind in kinds:  # interleaved: every seed runs all three back to back
             out = (
                 subprocess.run(
@@ -255,8 +263,15 @@ def main() -> None:
                 .stdout.strip()
                 .splitlines()[-1]
             )
-            results[kind].append(json.loads(out))
             print(f"seed {seed} {kind:>20}: {out}", flush=True)
+            rows.append((kind, json.loads(out)))
+        return rows
+
+    # --jobs > 1 runs seeds side by side (a many-core machine); each seed stays interleaved.
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for rows in pool.map(one_seed, range(args.seeds)):
+            for kind, out in rows:
+                results[kind].append(out)
     print(f"\nmedians over {args.seeds} seeds: train seconds / samples (runs that reached it)")
     for kind in kinds:
         rs = results[kind]
