@@ -169,7 +169,7 @@ def lloyd_update(centers: Tensor, means: Tensor, counts: Tensor) -> tuple[Tensor
 
 
 class _Centers:
-    """What both k-means agents share: the spaces check, the centres, acting, saving."""
+    """What both k-means agents share: the spaces check, the centres and acting."""
 
     name = "k-means"
 

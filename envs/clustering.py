@@ -117,6 +117,9 @@ class ClusteringEnv(SupervisedEnv):
             raise UsageError(f"num_clusters must be a positive integer, got {num_clusters!r}")
         if not 0 <= test_fraction < 1:
             raise UsageError(f"test_fraction must be in [0, 1), got {test_fraction}")
+        # "cuda" -> "cuda:0": tensors report an indexed device, and the ActionChecker
+        # compares devices exactly (sandbox.resolve_device returns "cuda" unindexed).
+        device = torch.empty(0, device=device).device
         self.has_labels = labels is not None
         # Labels only ever reach score(); without them the parent holds zeros.
         y = torch.zeros(len(X)) if labels is None else torch.as_tensor(labels)
