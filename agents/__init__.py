@@ -38,3 +38,21 @@ register_agent(
     learns_from="reward values",
     description="PPO: GAE, clipped objective, minibatch epochs (Discrete and Box actions)",
 )
+register_agent(
+    "gan-generator",
+    "agents.gan:GeneratorAgent",
+    learns_from="the reward's gradient",
+    description="the gradient learner with a generator MLP (noise -> samples); a GAN player",
+)
+register_agent(
+    "gan-discriminator",
+    "agents.gan:DiscriminatorAgent",
+    learns_from="the reward's gradient",
+    description="the gradient learner with a discriminator MLP (samples -> logit); a GAN player",
+)
+register_agent(
+    "gan",
+    "agents.gan:GAN",
+    learns_from="the reward's gradient",
+    description="preset for GAN games: generator=gan-generator, discriminator=gan-discriminator",
+)

@@ -125,3 +125,31 @@ register_env(
     num_envs=32,
     description="name the class of a noisy point; reward 1 if right (a dataset as a bandit)",
 )
+register_env(
+    "sandbox/DigitsGAN-v0",
+    "envs.gan_game:DigitsGAN",
+    paradigm="GAN game",
+    num_envs=64,
+    description="generator vs discriminator on scikit-learn's 8x8 digits; eval/frechet",
+)
+register_env(
+    "sandbox/RingGAN-v0",
+    "envs.gan_game:RingGAN",
+    paradigm="GAN game",
+    num_envs=64,
+    description="generator vs discriminator on 8 Gaussians on a ring; eval/modes (collapse)",
+)
+register_env(
+    "sandbox/MNISTGAN-v0",
+    "envs.gan_game:MNISTGAN",
+    paradigm="GAN game",
+    num_envs=64,
+    description="generator vs discriminator on MNIST from --env.data-root (no download)",
+)
+register_env(
+    "sandbox/FashionMNISTGAN-v0",
+    "envs.gan_game:FashionMNISTGAN",
+    paradigm="GAN game",
+    num_envs=64,
+    description="generator vs discriminator on Fashion-MNIST from --env.data-root",
+)

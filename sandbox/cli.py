@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from sandbox.checks import run_checks
 from sandbox.core import CheckpointError, NonFiniteError, RunInterrupted, UsageError
 from sandbox.device import resolve_device
 from sandbox.loop import RunResult, train
+from sandbox.multi import check_game, is_multi_agent
 from sandbox.seeding import seed_everything
 
 USAGE = """usage: sandbox COMMAND ...
@@ -100,11 +102,20 @@ def _one_line(tyro_output: str) -> str:
     return message
 
 
-def _parse_flags(prog: str, env_cls: type | None, agent_cls: type | None, args: list[str]) -> Any:
-    """Parse ``args`` into run, agent and env options with tyro."""
+def _parse_flags(
+    prog: str,
+    env_cls: type | None,
+    agent_cls: type | None,
+    args: list[str],
+    players: dict[str, str] | None = None,
+) -> Any:
+    """Parse ``args`` into run, agent (or per-player: ``--generator.lr``) and env options."""
     parts: list[tuple[str, Any, Any]] = [
         ("run", tyro.conf.OmitArgPrefixes[RunFlags], field(default_factory=RunFlags))
     ]
+    for player, name in (players or {}).items():
+        config_cls = registry.agent_class(name).Config
+        parts.append((player, config_cls, field(default_factory=config_cls)))
     if agent_cls is not None:
         parts.append(
             (
@@ -172,8 +183,14 @@ def cmd_run(args: list[str]) -> int:
             "`sandbox run sandbox/LinReg-v0 gradient`; `sandbox list` shows both"
         )
     env_id, agent_name = positional
-    env_cls, agent_cls = registry.env_class(env_id), registry.agent_class(agent_name)
-    flags = _parse_flags(f"sandbox run {env_id} {agent_name}", env_cls, agent_cls, args)
+    env_cls = registry.env_class(env_id)
+    players = _players(env_id, env_cls, agent_name)
+    agent_cls = None if players else registry.agent_class(agent_name)
+    if isinstance(agent_cls, Mapping):
+        raise UsageError(f"{agent_name!r} names the players of a game; {env_id} has one agent")
+    prog = f"sandbox run {env_id} {agent_name}"
+    flags = _parse_flags(prog, env_cls, agent_cls, args, players)
+
     run: RunFlags = flags.run
     if run.threads is not None:
         if run.threads < 1:
@@ -185,7 +202,11 @@ def cmd_run(args: list[str]) -> int:
     env = registry.make(
         env_id, run.num_envs, device=run.device, **_options(getattr(flags, "env", None))
     )
-    agent = registry.make_agent(agent_name, env, **_options(flags.agent))
+    if players:
+        options = {p: (n, _options(getattr(flags, p))) for p, n in players.items()}
+        agent = _make_players(env, options)
+    else:
+        agent = registry.make_agent(agent_name, env, **_options(flags.agent))
     result = train(
         env,
         agent,
@@ -203,6 +224,38 @@ def cmd_run(args: list[str]) -> int:
     return 0
 
 
+def _players(env_id: str, env_cls: type, spec: str) -> dict[str, str] | None:
+    """A game's ``{player: agent name}`` from a preset (``gan``) or ``PLAYER=AGENT,...``.
+
+    ``None`` for an env with one agent.
+    """
+    game = getattr(env_cls, "possible_agents", None)
+    if game is None:
+        return None
+    if "=" in spec:
+        names = dict(part.partition("=")[::2] for part in spec.split(","))
+    else:
+        names = registry.agent_class(spec)
+        if not isinstance(names, Mapping):
+            names = {}
+    if set(names) != set(game):
+        raise UsageError(
+            f"{env_id} is a game of {', '.join(game)}: name one agent per player, as a "
+            f"preset or as {','.join(f'{p}=AGENT' for p in game)} (got {spec!r})"
+        )
+    for name in names.values():
+        registry.agent_class(name)  # unknown names fail here, with the closest ones
+    return {p: names[p] for p in game}
+
+
+def _make_players(env: Any, options: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """``{player: agent}``, each built by name for its player's view of the game."""
+    return {
+        p: registry.make_agent(name, env.player_view(p), **config)
+        for p, (name, config) in options.items()
+    }
+
+
 def _resume(args: list[str]) -> int:
     flags = _parse_flags("sandbox run --resume RUN_DIR", None, None, args)
     run_dir = Path(flags.run.resume)
@@ -216,7 +269,12 @@ def _resume(args: list[str]) -> int:
             f"{c['steps']} asked for; pass --steps N with N > {state['samples']}"
         )
     env = registry.make(c["env_id"], c["num_envs"], device=c["device"], **c["env"])
-    agent = registry.make_agent(c["agent"], env, **c["agent_config"])
+    if "players" in c:  # a game: one agent per player
+        agent = _make_players(
+            env, {p: (pc["agent"], pc["agent_config"]) for p, pc in c["players"].items()}
+        )
+    else:
+        agent = registry.make_agent(c["agent"], env, **c["agent_config"])
     result = train(
         env,
         agent,
@@ -268,7 +326,16 @@ def cmd_check(args: list[str]) -> int:
     if len(args) != 1 or args[0].startswith("-"):
         raise UsageError("expected `sandbox check ENV_ID`")
     env_id = args[0]
-    rows = run_checks(registry.make(env_id, 4), lambda: registry.make(env_id, 1))
+    env = registry.make(env_id, 4)
+    if is_multi_agent(env):
+        try:
+            check_game(env)
+        except AssertionError as e:
+            print(f"FAIL  turn-based game contract (sandbox.multi.check_game)  {e}")
+            return 1
+        print(f"pass  turn-based game contract (sandbox.multi.check_game)\n{env_id}: 1 passed")
+        return 0
+    rows = run_checks(env, lambda: registry.make(env_id, 1))
     width = max(len(r.name) for r in rows)
     for r in rows:
         print(f"{'pass' if r.ok else 'FAIL'}  {r.name:<{width}}  {r.detail}".rstrip())

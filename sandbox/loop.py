@@ -13,7 +13,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from sandbox.core import (
     env_device,
 )
 from sandbox.logger import EpisodeSums, Logger, MetricSums, first_nonfinite, make_run_dir
+from sandbox.multi import MultiAgentEnv, Turns
 from sandbox.seeding import rng_state, set_rng_state
 
 
@@ -54,7 +55,11 @@ class RunResult:
 
 
 def evaluate(
-    env: Env, agent: Agent, *, num_episodes: int = 10, seed: int | None = None
+    env: Env | MultiAgentEnv,
+    agent: Agent | Mapping[str, Agent],
+    *,
+    num_episodes: int = 10,
+    seed: int | None = None,
 ) -> dict[str, Tensor]:
     """The env's headline figures for ``agent`` acting deterministically (no learning).
 
@@ -62,10 +67,12 @@ def evaluate(
     env is played for ``num_episodes`` episodes, counted from ``info["episode"]`` as
     Gymnasium's ``RecordEpisodeStatistics`` reports them; each sub-env contributes its first
     ``ceil(num_episodes / num_envs)`` episodes, so short episodes are not over-counted.
+    A game's ``score`` gets one policy per player.
 
     Args:
         env: the held-out env (``env.eval_env()`` of the training env).
-        agent: the agent; only ``act(obs, deterministic=True)`` is called.
+        agent: the agent, or a game's dict of them; only ``act(obs, deterministic=True)``
+            is called.
         num_episodes: episodes to average, for envs with episodes.
         seed: reset seed of the evaluation episodes.
 
@@ -79,11 +86,17 @@ def evaluate(
         ['eval/mse', 'eval/r2', 'eval/score']
     """
     with torch.inference_mode():
-        if hasattr(env, "score"):
-            figures = env.score(lambda obs: agent.act(obs, deterministic=True))
+        if isinstance(agent, Mapping):
+            figures = env.score({p: _deterministic(a) for p, a in agent.items()})
+        elif hasattr(env, "score"):
+            figures = env.score(_deterministic(agent))
         else:
             figures = _play_episodes(env, agent, num_episodes, seed)
     return {f"eval/{name}": value for name, value in figures.items()}
+
+
+def _deterministic(agent: Agent) -> Any:
+    return lambda obs: agent.act(obs, deterministic=True)
 
 
 def _play_episodes(
@@ -143,28 +156,87 @@ def _stop_on_signal() -> Iterator[list[int]]:
             signal.signal(s, h)
 
 
+def _agent_config(agent: Agent) -> dict[str, Any]:
+    config = getattr(agent, "config", None)
+    return {
+        "agent": getattr(agent, "name", type(agent).__name__),
+        "agent_config": dataclasses.asdict(config) if config is not None else {},
+    }
+
+
 def _run_config(
-    env: Env, agent: Agent, steps: int, seed: int | None, **schedule: Any
+    env: Env | MultiAgentEnv,
+    agent: Agent | Mapping[str, Agent],
+    steps: int,
+    seed: int | None,
+    **schedule: Any,
 ) -> dict[str, Any]:
-    """The resolved config: enough to rebuild env and agent on ``--resume``."""
+    """The resolved config: enough to rebuild env and agent(s) on ``--resume``.
+
+    A game's agents are listed per player under ``players``; ``agent`` joins their names.
+    """
     spec = getattr(env, "spec", None)
-    agent_config = getattr(agent, "config", None)
+    if isinstance(agent, Mapping):
+        players = {p: _agent_config(a) for p, a in agent.items()}
+        agents = {"agent": "+".join(c["agent"] for c in players.values()), "players": players}
+    else:
+        agents = _agent_config(agent)
     return {
         "env_id": spec.id if spec is not None else type(env).__name__,
         "env": env.config_dict() if hasattr(env, "config_dict") else {},
         "num_envs": env.num_envs,
         "device": str(env_device(env)),
-        "agent": getattr(agent, "name", type(agent).__name__),
-        "agent_config": dataclasses.asdict(agent_config) if agent_config is not None else {},
+        **agents,
         "steps": steps,
         "seed": seed,
         **schedule,
     }
 
 
+class _Steps:
+    """One agent in a vector env, one step at a time: act, step, learn (DESIGN §1's quadruple).
+
+    ``sandbox.multi.Turns`` is its counterpart for games; ``train`` drives either.
+    """
+
+    def __init__(self, env: Env, agent: Agent) -> None:
+        self.env, self.agent = env, agent
+        self.obs: Tensor | None = None
+
+    def start(self, seed: int | None, state: Mapping[str, Any] | None = None) -> None:
+        """Reset the env, or restore agent and env from a checkpoint's ``state``."""
+        if state is not None:
+            self.agent.load_state_dict(state["agent"])
+            if state["env"] is not None:
+                self.obs = self.env.load_state_dict(state["env"])
+        if self.obs is None:  # an env without state (e.g. a simulator) starts new episodes
+            self.obs, _ = self.env.reset(seed=seed)
+
+    def step(self, sums: MetricSums, episodes: EpisodeSums) -> int:
+        """One batched transition, learned from at once; return the samples consumed."""
+        obs, agent = self.obs, self.agent
+        action = agent.act(obs)
+        next_obs, reward, terminated, truncated, info = self.env.step(action)
+        metrics = agent.learn(
+            Transition(obs, action, reward, next_obs, terminated, truncated, info)
+        )
+        sums.add({"reward/mean": reward, **metrics})  # summed per sub-env, averaged on read
+        if "episode" in info:  # an env with episodes reports them as Gymnasium does
+            episodes.add(info["episode"], info["_episode"])
+        self.obs = next_obs
+        return self.env.num_envs
+
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint's ``agent`` and ``env`` entries."""
+        return {
+            "agent": self.agent.state_dict(),
+            "env": self.env.state_dict() if hasattr(self.env, "state_dict") else None,
+        }
+
+
 def train(
-    env: Env,
-    agent: Agent,
+    env: Env | MultiAgentEnv,
+    agent: Agent | Mapping[str, Agent],
     steps: int,
     *,
     eval_env: Env | None = None,
@@ -181,9 +253,12 @@ def train(
     """Train ``agent`` on ``env`` for ``steps`` samples, logging to TensorBoard.
 
     Args:
-        env: a sandbox env (``sandbox.make``).
-        agent: any object with the ``Agent`` methods.
-        steps: samples to consume in total (env transitions summed over sub-envs).
+        env: a sandbox env (``sandbox.make``), or a turn-based game (``sandbox.multi``).
+        agent: any object with the ``Agent`` methods; for a game, a dict of them keyed by
+            player (``{"generator": ..., "discriminator": ...}``), each learning from its own
+            rewards and logged under its player's name (``train/generator_loss``).
+        steps: samples to consume in total (env transitions summed over sub-envs; for a
+            game, ``num_envs`` per round).
         eval_env: the held-out env for ``eval/*``; by default ``env.eval_env()`` (a dataset's
             test split, a fresh copy of a simulator); none means no evaluation.
         seed: seeds the env's first reset (call ``seed_everything`` before building the
@@ -234,18 +309,17 @@ def train(
         experiment=experiment,
     )
 
+    play = Turns(env, agent) if isinstance(agent, Mapping) else _Steps(env, agent)
+
     # 1. start fresh, or continue a checkpointed run in its own directory
     if resume is not None:
         run_dir: Path | None = Path(resume)
         state = load_checkpoint(run_dir, map_location=env_device(env))
-        agent.load_state_dict(state["agent"])
-        obs = env.load_state_dict(state["env"]) if state["env"] is not None else None
-        if obs is None:  # an env without state (e.g. a simulator) starts new episodes
-            obs, _ = env.reset(seed=seed)
+        play.start(seed, state)
         set_rng_state(state["rng"])
         samples = state["samples"]
     else:
-        obs, _ = env.reset(seed=seed)
+        play.start(seed)
         samples = 0
         run_dir = (
             make_run_dir(logdir, experiment, config["env_id"], config["agent"], seed)
@@ -266,26 +340,28 @@ def train(
             {
                 "samples": samples,
                 "config": config,
-                "agent": agent.state_dict(),
-                "env": env.state_dict() if hasattr(env, "state_dict") else None,
+                **play.state_dict(),
                 "rng": rng_state(),
             },
         )
         last_good = checkpoint
+
+    def stopped() -> str:
+        where = (
+            f"the last good checkpoint is {last_good}"
+            if last_good
+            else "no checkpoint was written before it (see --checkpoint-every)"
+        )
+        return f"stopped, and {where}"
 
     def log(values: dict[str, float]) -> dict[str, float]:
         if logger is not None:
             logger.scalars(samples, values)
         tag = first_nonfinite(values)
         if tag is not None and stop_on_nonfinite:
-            where = (
-                f"the last good checkpoint is {last_good}"
-                if last_good
-                else "no checkpoint was written before it (see --checkpoint-every)"
-            )
             raise NonFiniteError(
-                f"{tag} = {values[tag]} at sample {samples}; stopped, and "
-                f"{where} (pass --no-stop-on-nonfinite to keep going)"
+                f"{tag} = {values[tag]} at sample {samples}; {stopped()} "
+                "(pass --no-stop-on-nonfinite to keep going)"
             )
         return values
 
@@ -309,16 +385,10 @@ def train(
     try:
         with _stop_on_signal() as received:
             while samples < steps:
-                action = agent.act(obs)
-                next_obs, reward, terminated, truncated, info = env.step(action)
-                metrics = agent.learn(
-                    Transition(obs, action, reward, next_obs, terminated, truncated, info)
-                )
-                sums.add({"reward/mean": reward, **metrics})  # summed per sub-env, averaged on read
-                if "episode" in info:  # an env with episodes reports them as Gymnasium does
-                    episodes.add(info["episode"], info["_episode"])
-                samples += num_envs
-                obs = next_obs
+                try:
+                    samples += play.step(sums, episodes)
+                except NonFiniteError as e:  # an env that met a NaN action (a game: a round)
+                    raise NonFiniteError(f"{e}; {stopped()}") from None
 
                 if samples >= next_log or samples >= steps:
                     now = time.perf_counter()

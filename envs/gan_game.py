@@ -1,0 +1,392 @@
+"""The GAN game (Goodfellow et al. 2014, d2l §20.1) as a turn-based two-player env.
+
+A round, as in the usual alternating training loop: the generator observes noise and acts
+with a batch of samples; the discriminator observes real + detached fake and acts with one
+logit per sample, rewarded ``-(BCE(D(real), 1) + BCE(D(fake), 0))``; then it scores the
+attached fake, and the generator is rewarded ``-BCE(D(fake), 1)`` (the non-saturating loss).
+Rewards keep their graphs, so two plain gradient learners play it; the generator's gradient
+reaches it through the discriminator's action. A round consumes ``num_envs`` real samples.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+from torch import Tensor
+
+from envs.gan_eval import digits_classifier, frechet_distance, ring_plot
+from envs.loaders import load_sklearn, load_vision
+from sandbox.checks import ActionChecker
+from sandbox.core import ActionError, NonFiniteError, UsageError
+from sandbox.multi import PlayerView
+
+PLAYERS = ["generator", "discriminator"]
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Options of every GAN game."""
+
+    latent_dim: int = 16
+    """Size of the generator's noise vector."""
+    test_fraction: float = 0.2
+    """Share of the real samples held out for evaluation."""
+    eval_samples: int = 1000
+    """Generated samples per evaluation (from fixed noise)."""
+    data_seed: int = 0
+    """Seed of the data, the split and the evaluation noise (not of the training noise)."""
+
+    def __post_init__(self) -> None:
+        if self.latent_dim < 1 or self.eval_samples < 2:
+            raise ValueError(
+                f"latent_dim must be >= 1 and eval_samples >= 2, "
+                f"got {self.latent_dim} and {self.eval_samples}"
+            )
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+
+
+def discriminator_reward(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """``-(BCE(D(real), 1) + BCE(D(fake), 0))`` per sample: (N,), (N,) -> (N,).
+
+    Example:
+        >>> r = discriminator_reward(torch.zeros(2), torch.zeros(2))  # D unsure: 2 log 1/2
+        >>> torch.allclose(r, torch.full((2,), -2 * math.log(2)))
+        True
+    """
+    bce = F.binary_cross_entropy_with_logits
+    return -(
+        bce(real_logits, torch.ones_like(real_logits), reduction="none")
+        + bce(fake_logits, torch.zeros_like(fake_logits), reduction="none")
+    )
+
+
+def generator_reward(fake_logits: Tensor) -> Tensor:
+    """``-BCE(D(fake), 1)`` per sample, the non-saturating generator loss: (N,) -> (N,)."""
+    return -F.binary_cross_entropy_with_logits(
+        fake_logits, torch.ones_like(fake_logits), reduction="none"
+    )
+
+
+def player_spaces(
+    latent_dim: int, shape: tuple[int, ...], bounds: tuple[float, float] | None
+) -> dict[str, tuple[spaces.Box, spaces.Box]]:
+    """Per player, one sample's (observation space, action space)."""
+    low, high = bounds if bounds is not None else (-np.inf, np.inf)
+    sample = spaces.Box(low, high, shape, np.float32)
+    return {
+        "generator": (spaces.Box(-np.inf, np.inf, (latent_dim,), np.float32), sample),
+        "discriminator": (sample, spaces.Box(-np.inf, np.inf, (), np.float32)),
+    }
+
+
+class GANGame:
+    """Any tensor of real samples as the two-player GAN game (``sandbox.multi.MultiAgentEnv``).
+
+    Turns per round: ``generator`` (noise ``(N, latent)`` -> samples ``(N, *shape)``),
+    ``discriminator`` (real then fake ``(2N, *shape)`` -> logits ``(2N,)``), ``discriminator``
+    again (the attached fake ``(N, *shape)`` -> logits ``(N,)``). Evaluation: the Fréchet
+    distance of generated to held-out samples (in ``features`` space; raw samples here).
+
+    Args:
+        real: the real samples ``(n, *shape)``, scaled to ``bounds`` if bounds are given.
+        num_envs: samples per round (the batch of both players).
+        device: where everything lives; the data moves there once.
+        bounds: the samples' range ``(low, high)``, or ``None`` for unbounded samples.
+        split: ``"train"`` or ``"test"`` (the held-out share, for evaluation).
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+    RESERVED_KWARGS = ("split",)
+    possible_agents = PLAYERS
+    Config = GANConfig
+
+    def __init__(
+        self,
+        real: Tensor,
+        num_envs: int = 64,
+        *,
+        device: str | torch.device = "cpu",
+        bounds: tuple[float, float] | None = None,
+        split: str = "train",
+        config: GANConfig | None = None,
+    ) -> None:
+        self.config = cfg = config or GANConfig()
+        real = torch.as_tensor(real, dtype=torch.float32)
+        if real.ndim < 2 or len(real) < 4:
+            raise UsageError(f"real samples must be (n >= 4, *shape), got {tuple(real.shape)}")
+        if split not in ("train", "test"):
+            raise UsageError(f"split must be 'train' or 'test', got {split!r}")
+        # torch.device('cuda') != a tensor's device('cuda:0'): take the indexed form.
+        self.device = torch.empty(0, device=device).device
+        self.num_envs, self.split = num_envs, split
+        self.agents = list(PLAYERS)
+        self.spec = None
+        perm = torch.randperm(len(real), generator=torch.Generator().manual_seed(cfg.data_seed))
+        num_test = max(2, round(len(real) * cfg.test_fraction))
+        self._parts = {"train": perm[num_test:], "test": perm[:num_test]}
+        self._all = real  # every split stays on the CPU; the used one is copied once
+        self.X = real[self._parts[split]].to(self.device)  # (n_split, *shape)
+        if split == "train" and num_envs > len(self.X):
+            raise UsageError(f"num_envs ({num_envs}) exceeds the {len(self.X)} training samples")
+        self.bounds = bounds
+        self._spaces = player_spaces(cfg.latent_dim, tuple(real.shape[1:]), bounds)
+        logit = self._spaces["discriminator"][1]
+        self._checks = [  # turn -> (checker, what the action is)
+            (ActionChecker(self._spaces["generator"][1], num_envs, self.device), "samples"),
+            (ActionChecker(logit, 2 * num_envs, self.device), "scores of real + fake"),
+            (ActionChecker(logit, num_envs, self.device), "scores of the fake"),
+        ]
+        self._generator = torch.Generator(self.device)
+        self.rewards: dict[str, Tensor] = {}
+        self.infos: dict[str, dict[str, Any]] = {p: {} for p in PLAYERS}
+        self.reset()
+
+    # --- the turn-based API ---------------------------------------------------------------
+    def observation_space(self, agent: str) -> spaces.Box:
+        """One sample's observation of ``agent``."""
+        return self._spaces[agent][0]
+
+    def action_space(self, agent: str) -> spaces.Box:
+        """One sample's action of ``agent``."""
+        return self._spaces[agent][1]
+
+    def player_view(self, agent: str) -> PlayerView:
+        """The single-agent face of ``agent``: what its agent's constructor reads."""
+        obs, act = self._spaces[agent]
+        return PlayerView(obs, act, self.num_envs, self.device)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        """Start a new game at round 0 (reseeding the noise and batch order if ``seed``)."""
+        if seed is not None:
+            self._generator.manual_seed(seed)
+        self._order = torch.empty(0, dtype=torch.long, device=self.device)
+        self._pos, self.round = 0, 0
+        self._new_round()
+
+    def observe(self, agent: str) -> Tensor:
+        """The generator's noise; the discriminator's real + fake (or, on its 2nd turn, fake)."""
+        return self._noise if agent == "generator" else self._disc_obs
+
+    def last(self) -> tuple[Tensor, Tensor | None, bool, bool, dict[str, Any]]:
+        """AEC's ``last``: the selected player's observation and the reward of its last action."""
+        agent = self.agent_selection
+        return self.observe(agent), self.rewards.get(agent), False, False, self.infos[agent]
+
+    def step(self, action: Tensor) -> None:
+        """Apply the selected player's action; ``rewards`` then holds what this turn revealed."""
+        self._check(action)
+        n = self.num_envs
+        if self._turn == 0:  # the generator's samples
+            self._fake = action
+            self._disc_obs = torch.cat([self._real, action.detach()])  # (2N, *shape)
+            self.rewards = {}
+            self.agent_selection, self._turn = "discriminator", 1
+        elif self._turn == 1:  # the discriminator's scores of real + detached fake
+            self.rewards = {"discriminator": discriminator_reward(action[:n], action[n:])}
+            self._disc_obs, self._turn = self._fake, 2  # next: the attached fake
+        else:  # the discriminator's scores of the attached fake: the generator's reward
+            self.rewards = {"generator": generator_reward(action)}
+            self.round += 1
+            self._new_round()
+
+    def _check(self, action: Tensor) -> None:
+        check, what = self._checks[self._turn]
+        try:
+            check(action)
+        except ActionError as e:
+            who = f"round {self.round}: the {self.agent_selection}'s {what}"
+            if action.shape == check.shape and not bool(torch.isfinite(action.detach()).all()):
+                raise NonFiniteError(f"{who} hold NaN/inf values: the game diverged") from None
+            raise ActionError(f"{who}: {e}") from None
+
+    def _new_round(self) -> None:
+        n = self.num_envs
+        if self._pos + n > len(self._order):  # the epoch's tail, then a new permutation
+            perm = torch.randperm(len(self.X), generator=self._generator, device=self.device)
+            self._order, self._pos = torch.cat([self._order[self._pos :], perm]), 0
+        self._real = self.X[self._order[self._pos : self._pos + n]]  # (N, *shape)
+        self._pos += n
+        latent = self.config.latent_dim
+        self._noise = torch.randn(n, latent, generator=self._generator, device=self.device)
+        self._disc_obs = self._real  # before the generator acts, only the real batch is there
+        self.agent_selection, self._turn = "generator", 0
+
+    # --- evaluation, media, resume --------------------------------------------------------
+    def eval_env(self) -> GANGame:
+        """The held-out game the loop evaluates on: the test split, fixed noise."""
+        other = copy.copy(self)
+        other.split, other.X = "test", self._all[self._parts["test"]].to(self.device)
+        g = torch.Generator(self.device).manual_seed(self.config.data_seed + 1)
+        shape = (self.config.eval_samples, self.config.latent_dim)
+        other._eval_noise = torch.randn(shape, generator=g, device=self.device)  # (M, latent)
+        return other
+
+    def features(self, x: Tensor) -> Tensor:
+        """The space the Fréchet distance is measured in: flattened samples ``(n, d)``."""
+        return x.flatten(1)
+
+    @torch.inference_mode()
+    def score(self, policies: dict[str, Any]) -> dict[str, Tensor]:
+        """``{"score": -frechet, "frechet"}`` of the generator's samples from fixed noise."""
+        fake = policies["generator"](self._eval_noise)  # (M, *shape)
+        frechet = frechet_distance(self.features(fake), self.features(self.X))
+        return {"score": -frechet, "frechet": frechet}
+
+    @torch.inference_mode()
+    def media(self, agents: dict[str, Any]) -> dict[str, Tensor]:
+        """``{"samples": (64, C, H, W)}``: the generator's images from fixed noise, in [0, 1]."""
+        fake = agents["generator"].act(self._eval_noise[:64], deterministic=True)
+        if fake.ndim != 4 or self.bounds is None:
+            return {}
+        low, high = self.bounds
+        return {"samples": ((fake - low) / (high - low)).clamp(0, 1)}
+
+    def config_dict(self) -> dict[str, Any]:
+        """The env's options, for the run's config table and checkpoint."""
+        return dataclasses.asdict(self.config)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Noise generator, batch order and the round's batch (saved between rounds)."""
+        if self._turn != 0:
+            raise RuntimeError("a GAN game is saved between rounds, not in the middle of one")
+        state = {"generator": self._generator.get_state(), "order": self._order, "pos": self._pos}
+        return {**state, "round": self.round, "real": self._real, "noise": self._noise}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict``: the next round is the one the saved game would have played."""
+        self._generator.set_state(state["generator"])
+        self._order, self._pos, self.round = state["order"], state["pos"], state["round"]
+        self._real, self._noise = state["real"], state["noise"]
+        self._disc_obs = self._real
+        self.agent_selection, self._turn = "generator", 0
+
+    @property
+    def unwrapped(self) -> GANGame:
+        """Gymnasium's ``make_vec`` sets ``spec`` on it."""
+        return self
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+# --- the registered games ---------------------------------------------------------------------
+class DigitsGAN(GANGame):
+    """``sandbox/DigitsGAN-v0``: scikit-learn's 1,797 digits, 8×8 in [-1, 1].
+
+    ``eval/frechet`` is measured in the 256 hidden features of a small digits classifier that
+    is trained once per process, deterministically, on the training split.
+    """
+
+    def __init__(self, num_envs: int = 64, *, device: str | torch.device = "cpu", **kw: Any):
+        split, cfg = kw.pop("split", "train"), GANConfig(**kw)
+        X = load_sklearn("digits")[0].reshape(-1, 1, 8, 8) / 8 - 1  # (1797, 1, 8, 8) in [-1, 1]
+        super().__init__(X, num_envs, device=device, bounds=(-1.0, 1.0), split=split, config=cfg)
+
+    def features(self, x: Tensor) -> Tensor:
+        """The classifier's hidden layer: (n, 1, 8, 8) in [-1, 1] -> (n, 256)."""
+        net = digits_classifier(self.config.data_seed, self.config.test_fraction).to(x.device)
+        return net[:2]((x.flatten(1) + 1) / 2)  # Linear, ReLU on pixels in [0, 1]
+
+
+@dataclass(frozen=True)
+class RingConfig(GANConfig):
+    """The classic 2-D test of mode collapse (Metz et al. 2017): Gaussians on a circle."""
+
+    latent_dim: int = 2
+    """Size of the generator's noise vector."""
+    num_modes: int = 8
+    """Gaussians, evenly spaced on the circle."""
+    radius: float = 2.0
+    """Radius of the circle."""
+    std: float = 0.05
+    """Standard deviation of each Gaussian (Metz et al. use 0.02); within 3 std is near it."""
+    num_samples: int = 20_000
+    """Real samples drawn (train + held-out)."""
+
+
+class RingGAN(GANGame):
+    """``sandbox/RingGAN-v0``: 8 Gaussians on a ring; ``eval/modes`` counts modes covered.
+
+    A mode is covered when at least 1% of the generated samples lie within 3 std of its centre
+    (PacGAN's criterion, Lin et al. 2018); ``eval/near_mode`` is the share within 3 std of any.
+    ``eval/score`` is ``modes / num_modes * near_mode``: both must be high.
+    """
+
+    Config = RingConfig
+
+    def __init__(self, num_envs: int = 64, *, device: str | torch.device = "cpu", **kw: Any):
+        split = kw.pop("split", "train")
+        cfg = RingConfig(**kw)
+        g = torch.Generator().manual_seed(cfg.data_seed)
+        angles = torch.arange(cfg.num_modes) * (2 * math.pi / cfg.num_modes)
+        self.centres = cfg.radius * torch.stack([angles.cos(), angles.sin()], 1)  # (K, 2)
+        which = torch.randint(cfg.num_modes, (cfg.num_samples,), generator=g)
+        real = self.centres[which] + cfg.std * torch.randn(cfg.num_samples, 2, generator=g)
+        super().__init__(real, num_envs, device=device, split=split, config=cfg)
+        self.centres = self.centres.to(self.device)
+
+    @torch.inference_mode()
+    def score(self, policies: dict[str, Any]) -> dict[str, Tensor]:
+        """``{"score", "modes", "near_mode"}`` of samples from fixed noise."""
+        fake = policies["generator"](self._eval_noise)  # (M, 2)
+        dist = torch.cdist(fake, self.centres)  # (M, K)
+        nearest, mode = dist.min(dim=1)
+        near = nearest < 3 * self.config.std  # (M,)
+        counts = torch.bincount(mode[near], minlength=self.config.num_modes)  # (K,)
+        modes = (counts >= 0.01 * len(fake)).sum().float()
+        near_mode = near.float().mean()
+        return {
+            "score": modes / self.config.num_modes * near_mode,
+            "modes": modes,
+            "near_mode": near_mode,
+        }
+
+    @torch.inference_mode()
+    def media(self, agents: dict[str, Any]) -> dict[str, Tensor]:
+        """``{"samples": (1, 3, H, W)}``: a scatter plot of samples over the real modes."""
+        fake = agents["generator"].act(self._eval_noise, deterministic=True).cpu()
+        return {"samples": ring_plot(fake, self.centres.cpu(), self.config.std, self.config.radius)}
+
+
+@dataclass(frozen=True)
+class TorchvisionConfig(GANConfig):
+    """A torchvision image dataset, read from local files (never downloaded at run time)."""
+
+    data_root: str = "data"
+    """Folder holding torchvision's files, e.g. ``data/MNIST/raw/train-images-idx3-ubyte``."""
+
+
+class MNISTGAN(GANGame):
+    """``sandbox/MNISTGAN-v0``: MNIST's 70,000 digits (train + test files), 28×28 in [-1, 1].
+
+    Read from ``data_root`` when the files are there (a clear error says how to get them when
+    they are not). ``eval/frechet`` is measured on raw pixels: no classifier is trained here.
+    """
+
+    Config = TorchvisionConfig
+    dataset = "MNIST"
+
+    def __init__(self, num_envs: int = 64, *, device: str | torch.device = "cpu", **kw: Any):
+        split = kw.pop("split", "train")
+        cfg = TorchvisionConfig(**kw)
+        images, _, _ = load_vision(self.dataset, cfg.data_root)  # (70000, 1, 28, 28) uint8
+        images = images.float() / 127.5 - 1  # [-1, 1]
+        super().__init__(
+            images, num_envs, device=device, bounds=(-1.0, 1.0), split=split, config=cfg
+        )
+
+
+class FashionMNISTGAN(MNISTGAN):
+    """``sandbox/FashionMNISTGAN-v0``: Fashion-MNIST's 70,000 images, 28×28 in [-1, 1]."""
+
+    dataset = "FashionMNIST"
