@@ -20,6 +20,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from sandbox.core import ActionError, Env, env_device
+from sandbox.device import canonical_device
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -50,7 +51,7 @@ class ActionChecker:
     def __init__(self, space: gymnasium.Space, num_envs: int, device: torch.device) -> None:
         if not isinstance(space, spaces.Box | spaces.Discrete):
             raise ActionError(f"unsupported action space {space}: expected Box or Discrete")
-        self.space, self.num_envs, self.device = space, num_envs, torch.device(device)
+        self.space, self.num_envs, self.device = space, num_envs, canonical_device(device)
         self.shape = (num_envs, *space.shape)
         self.discrete = isinstance(space, spaces.Discrete)
         # Reading values costs a host sync: only where that is free (CPU).

@@ -109,4 +109,6 @@ def env_device(env: Env) -> torch.device:
         >>> env_device(E())
         device(type='cpu')
     """
-    return torch.device(getattr(env, "device", "cpu"))
+    from sandbox.device import canonical_device  # device.py imports this module
+
+    return canonical_device(getattr(env, "device", "cpu"))

@@ -9,6 +9,22 @@ from sandbox.core import UsageError
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
+def canonical_device(device: str | torch.device) -> torch.device:
+    """The device as tensors report it: ``cuda`` becomes ``cuda:<current index>``.
+
+    ``torch.device("cuda") != torch.zeros(1, device="cuda").device`` (``cuda:0``), so an env
+    that kept the bare form would refuse every action made on its own device.
+
+    Example:
+        >>> canonical_device("cpu")
+        device(type='cpu')
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None and torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
 def resolve_device(spec: str | torch.device = "auto") -> torch.device:
     """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"`` into a usable device.
 
@@ -26,7 +42,7 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
         spec = str(spec)
     if spec == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return canonical_device("cuda")
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -48,6 +64,7 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
                 f"device {spec!r} asked for, but only {torch.cuda.device_count()} CUDA "
                 "device(s) are visible"
             )
+        return canonical_device(device)
     elif device.type == "mps" and not torch.backends.mps.is_available():
         raise UsageError(f"device {spec!r} asked for, but MPS is not available here; use cpu")
     elif device.type not in ("cpu", "cuda", "mps"):
