@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
 import tyro
 
 from sandbox import compare, registry, tour
@@ -74,8 +75,8 @@ class RunFlags:
     """Stop the run when a loss or reward turns NaN/inf."""
     progress: bool = True
     """Show a progress bar on a terminal."""
-    threads: int | None = None
-    """torch CPU threads (default: torch's choice)."""
+    threads: int = 1
+    """torch CPU threads: one is fastest for small models (NOTES.md); raise it for CNNs."""
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -190,14 +191,8 @@ def cmd_run(args: list[str]) -> int:
         raise UsageError(f"{agent_name!r} names the players of a game; {env_id} has one agent")
     prog = f"sandbox run {env_id} {agent_name}"
     flags = _parse_flags(prog, env_cls, agent_cls, args, players)
-
     run: RunFlags = flags.run
-    if run.threads is not None:
-        if run.threads < 1:
-            raise UsageError(f"--threads must be >= 1, got {run.threads}")
-        import torch
-
-        torch.set_num_threads(run.threads)
+    _set_threads(run.threads)
     seed_everything(run.seed)
     env = registry.make(
         env_id, run.num_envs, device=run.device, **_options(getattr(flags, "env", None))
@@ -256,8 +251,15 @@ def _make_players(env: Any, options: dict[str, tuple[str, dict[str, Any]]]) -> d
     }
 
 
+def _set_threads(threads: int) -> None:
+    if threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
 def _resume(args: list[str]) -> int:
     flags = _parse_flags("sandbox run --resume RUN_DIR", None, None, args)
+    _set_threads(flags.run.threads)
     run_dir = Path(flags.run.resume)
     state = load_checkpoint(run_dir)
     c = state["config"]
@@ -312,12 +314,15 @@ def cmd_list(args: list[str]) -> int:
     """``sandbox list``: one line per env and per agent."""
     if args:
         raise UsageError(f"`sandbox list` takes no arguments, got {' '.join(args)}")
-    print("envs (sandbox run ENV_ID AGENT):")
-    for e in registry.ENVS.values():
-        print(f"  {e.id:<28} {e.paradigm:<16} {e.description}")
-    print("agents:")
-    for a in registry.AGENTS.values():
-        print(f"  {a.name:<28} {a.learns_from:<16} {a.description}")
+    envs, agents = registry.ENVS.values(), registry.AGENTS.values()
+    w1 = max(len(x) for x in [*(e.id for e in envs), *(a.name for a in agents)])
+    w2 = max(len(x) for x in [*(e.paradigm for e in envs), *(a.learns_from for a in agents)])
+    print("envs (sandbox run ENV_ID AGENT), paradigm:")
+    for e in envs:
+        print(f"  {e.id:<{w1}}  {e.paradigm:<{w2}}  {e.description}")
+    print("agents, what they learn from:")
+    for a in agents:
+        print(f"  {a.name:<{w1}}  {a.learns_from:<{w2}}  {a.description}")
     return 0
 
 
