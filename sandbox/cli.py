@@ -185,7 +185,7 @@ def cmd_run(args: list[str]) -> int:
         )
     env_id, agent_name = positional
     env_cls = registry.env_class(env_id)
-    players = _players(env_id, env_cls, agent_name)
+    players = registry.players(env_id, agent_name)
     agent_cls = None if players else registry.agent_class(agent_name)
     if isinstance(agent_cls, Mapping):
         raise UsageError(f"{agent_name!r} names the players of a game; {env_id} has one agent")
@@ -199,7 +199,7 @@ def cmd_run(args: list[str]) -> int:
     )
     if players:
         options = {p: (n, _options(getattr(flags, p))) for p, n in players.items()}
-        agent = _make_players(env, options)
+        agent = registry.make_players(env, options)
     else:
         agent = registry.make_agent(agent_name, env, **_options(flags.agent))
     result = train(
@@ -217,38 +217,6 @@ def cmd_run(args: list[str]) -> int:
     )
     _summary(result, run.logdir, run.experiment)
     return 0
-
-
-def _players(env_id: str, env_cls: type, spec: str) -> dict[str, str] | None:
-    """A game's ``{player: agent name}`` from a preset (``gan``) or ``PLAYER=AGENT,...``.
-
-    ``None`` for an env with one agent.
-    """
-    game = getattr(env_cls, "possible_agents", None)
-    if game is None:
-        return None
-    if "=" in spec:
-        names = dict(part.partition("=")[::2] for part in spec.split(","))
-    else:
-        names = registry.agent_class(spec)
-        if not isinstance(names, Mapping):
-            names = {}
-    if set(names) != set(game):
-        raise UsageError(
-            f"{env_id} is a game of {', '.join(game)}: name one agent per player, as a "
-            f"preset or as {','.join(f'{p}=AGENT' for p in game)} (got {spec!r})"
-        )
-    for name in names.values():
-        registry.agent_class(name)  # unknown names fail here, with the closest ones
-    return {p: names[p] for p in game}
-
-
-def _make_players(env: Any, options: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    """``{player: agent}``, each built by name for its player's view of the game."""
-    return {
-        p: registry.make_agent(name, env.player_view(p), **config)
-        for p, (name, config) in options.items()
-    }
 
 
 def _set_threads(threads: int) -> None:
@@ -272,7 +240,7 @@ def _resume(args: list[str]) -> int:
         )
     env = registry.make(c["env_id"], c["num_envs"], device=c["device"], **c["env"])
     if "players" in c:  # a game: one agent per player
-        agent = _make_players(
+        agent = registry.make_players(
             env, {p: (pc["agent"], pc["agent_config"]) for p, pc in c["players"].items()}
         )
     else:

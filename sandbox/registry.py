@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,3 +256,40 @@ def make_agent(name: str, env: Env, **config: Any) -> Agent:
     cls = agent_class(name)
     cfg = build_config(cls.Config, config, f"agent {name!r}")
     return cls(env, cfg)
+
+
+def players(env_id: str, spec: str) -> dict[str, str] | None:
+    """A game's ``{player: agent name}`` from a preset (``gan``) or ``PLAYER=AGENT,...``.
+
+    ``None`` for an env with one agent (``spec`` is then an agent's name).
+
+    Example:
+        >>> players("sandbox/DigitsGAN-v0", "gan")
+        {'generator': 'gan-generator', 'discriminator': 'gan-discriminator'}
+        >>> players("sandbox/LinReg-v0", "gradient") is None
+        True
+    """
+    game = getattr(env_class(env_id), "possible_agents", None)
+    if game is None:
+        return None
+    if "=" in spec:
+        names = dict(part.partition("=")[::2] for part in spec.split(","))
+    else:
+        names = agent_class(spec)
+        if not isinstance(names, Mapping):
+            names = {}
+    if set(names) != set(game):
+        raise UsageError(
+            f"{env_id} is a game of {', '.join(game)}: name one agent per player, as a "
+            f"preset or as {','.join(f'{p}=AGENT' for p in game)} (got {spec!r})"
+        )
+    for name in names.values():
+        agent_class(name)  # unknown names fail here, with the closest ones
+    return {p: names[p] for p in game}
+
+
+def make_players(env: Any, options: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Agent]:
+    """``{player: agent}``, each built by name (with its config) for its player's view."""
+    return {
+        p: make_agent(name, env.player_view(p), **config) for p, (name, config) in options.items()
+    }

@@ -43,6 +43,48 @@ class Stop:
 
 TOUR: list[Stop] = [
     Stop("regression", "sandbox/LinReg-v0", "gradient", "the loss's gradient", "r2", 2_000),
+    Stop(
+        "classification",
+        "sandbox/Digits-v0",
+        "gradient",
+        "the loss's gradient",
+        "accuracy",
+        30_000,
+        agent_options={"model": "mlp", "optimizer": "adam", "lr": 1e-3},
+    ),
+    Stop(
+        "classification as a bandit",
+        "sandbox/Digits-v0",
+        "ppo",
+        "1 if right, else 0",
+        "accuracy",
+        100_000,
+        env_options={"feedback": "bandit"},
+    ),
+    Stop(
+        "clustering",
+        "sandbox/DigitsClusters-v0",
+        "kmeans",
+        "-distance² to its cluster",
+        "ari",
+        10_000,
+    ),
+    Stop(
+        "GAN game",
+        "sandbox/DigitsGAN-v0",
+        "gan",
+        "the other player's judgement",
+        "frechet",
+        128_000,
+    ),
+    Stop(
+        "reinforcement learning",
+        "sandbox/CartPole-v1",
+        "ppo",
+        "reward values, delayed",
+        "mean_reward",
+        50_000,
+    ),
 ]
 
 
@@ -90,7 +132,11 @@ def run_tour(
     for stop in TOUR:
         seed_everything(seed)
         env = registry.make(stop.env_id, stop.num_envs, device=device, **stop.env_options)
-        agent = registry.make_agent(stop.agent, env, **stop.agent_options)
+        players = registry.players(stop.env_id, stop.agent)
+        if players:  # a game: one agent per player, by the preset's names
+            agent = registry.make_players(env, {p: (n, {}) for p, n in players.items()})
+        else:
+            agent = registry.make_agent(stop.agent, env, **stop.agent_options)
         steps = max(env.num_envs, round(stop.steps * scale))
         start = time.perf_counter()
         result = train(
