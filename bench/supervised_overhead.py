@@ -9,13 +9,18 @@ Same data (the env's train split, on the same device), same net (``make_net("mlp
 interleaved pairs A B A B ... and the figure is the median of the per-pair ratios
 (shared/NOTES.md). Target: sandbox >= 0.95x the hand loop.
 
-    .venv/bin/python bench/supervised_overhead.py            # 7 pairs of 40 epochs
-    .venv/bin/python bench/supervised_overhead.py --pairs 3 --epochs 5   # a quick look
+    .venv/bin/python bench/supervised_overhead.py             # 7 pairs of 300 epochs
+    .venv/bin/python bench/supervised_overhead.py --pairs 3 --epochs 20   # a quick look
+
+Each run lasts a few seconds so that the sandbox's fixed costs (run directory, TensorBoard
+writer, ten evaluations, a checkpoint) weigh about 1%; ``--cpu K`` pins the process to core K,
+which steadies the figures on a many-core machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -63,10 +68,13 @@ def sandbox_loop(steps: int, seed: int, logdir: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=7, help="interleaved A/B pairs (>= 5)")
-    parser.add_argument("--epochs", type=int, default=40, help="epochs of the train split per run")
+    parser.add_argument("--epochs", type=int, default=300, help="epochs of the train split per run")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--cpu", type=int, default=None, help="pin the process to this core")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
     env = sandbox.make("sandbox/Digits-v0", num_envs=BATCH)
     X, y = env.X, env.y
     steps = args.epochs * (len(X) // BATCH) * BATCH

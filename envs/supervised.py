@@ -196,7 +196,9 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         if split not in SPLITS:
             raise UsageError(f"split must be one of {SPLITS}, got {split!r}")
         X, y = as_tensors(X, y)
-        self.num_envs, self.device, self.split = num_envs, torch.device(device), split
+        # "cuda" -> "cuda:0": the device tensors report, which the action check compares to.
+        self.device = torch.empty(0, device=device).device
+        self.num_envs, self.split = num_envs, split
         self.feedback = cfg.feedback
         self.num_classes = class_count(y, num_classes)
         self.task = "regression" if self.num_classes is None else "classification"
