@@ -60,6 +60,7 @@ TOUR: list[Stop] = [
         "accuracy",
         100_000,
         env_options={"feedback": "bandit"},
+        agent_options={"num_steps": 16, "lr": 1e-3},
     ),
     Stop(
         "clustering",

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,3 +46,58 @@ def linreg_run(tmp_path: Path, steps: int = 2000, seed: int = 0, **train_kwargs)
         env, agent, steps, seed=seed, logdir=tmp_path, progress=False, **train_kwargs
     )
     return agent, result
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def tensorboard_server(logdir):
+    """Start TensorBoard on a free loopback port; yield a GET/POST helper; always stop it."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            str(logdir),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--reload_interval",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def api(path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}",
+            data=data,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)
+
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if api("/data/runs"):
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "tensorboard did not serve the runs in 90 s"
+            time.sleep(0.5)
+        yield api
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
