@@ -359,8 +359,9 @@ def train(
             logger.scalars(samples, values)
         tag = first_nonfinite(values)
         if tag is not None and stop_on_nonfinite:
+            game = f" (round {samples // num_envs})" if isinstance(play, Turns) else ""
             raise NonFiniteError(
-                f"{tag} = {values[tag]} at sample {samples}; {stopped()} "
+                f"{tag} = {values[tag]} at sample {samples}{game}; {stopped()} "
                 "(pass --no-stop-on-nonfinite to keep going)"
             )
         return values

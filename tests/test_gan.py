@@ -90,7 +90,7 @@ BAD_ACTIONS = [  # (turn reached first, action, error, message)
     (0, torch.full((8, 2), math.nan), sandbox.NonFiniteError, "generator's samples hold NaN"),
     (1, torch.zeros(8), sandbox.ActionError, r"scores of real \+ fake: .*expected \(16,\)"),
     (2, torch.zeros(16), sandbox.ActionError, r"scores of the fake: .*expected \(8,\)"),
-    (1, torch.full((16,), math.inf), sandbox.NonFiniteError, "discriminator's scores .* NaN/inf"),
+    (1, torch.zeros(16, dtype=torch.long), sandbox.ActionError, "expected a float tensor"),
 ]
 
 
@@ -233,3 +233,25 @@ def test_a_torchvision_dataset_on_disk_is_a_game(tmp_path):
         (raw / f"{split}-labels-idx1-ubyte").write_bytes(labels)
     env = sandbox.make("sandbox/MNISTGAN-v0", 4, data_root=str(tmp_path))
     assert env.X.shape[1:] == (1, 28, 28) and -1 <= float(env.X.min()) < float(env.X.max()) <= 1
+
+
+def test_nan_scores_stop_the_run_naming_the_round():
+    class NaNCritic:  # a discriminator gone bad: NaN scores, never raises itself
+        def act(self, obs, *, deterministic=False):
+            return obs.sum(1) * math.nan  # keeps the graph to the generator on its 2nd turn
+
+        def learn(self, transition):
+            return {}
+
+        def state_dict(self):
+            return {}
+
+    def run(log_every):
+        env = ring(8)
+        players = {"generator": make_players(env)["generator"], "discriminator": NaNCritic()}
+        sandbox.train(env, players, 8 * 10, logdir=None, progress=False, log_every=log_every)
+
+    with pytest.raises(sandbox.NonFiniteError, match=r"reward/mean = nan at sample 8 \(round 1\)"):
+        run(log_every=8)  # logged after round 0
+    with pytest.raises(sandbox.NonFiniteError, match="round 1: the generator's samples hold NaN"):
+        run(log_every=80)  # the generator learnt from NaN rewards in round 0

@@ -10,7 +10,7 @@ import torch
 import sandbox
 from agents.gan import make_players
 from sandbox.cli import main
-from tests.conftest import read_scalars
+from tests.conftest import DEVICES, read_scalars
 
 N = 16  # samples per round
 
@@ -140,3 +140,13 @@ def test_game_usage_errors_are_one_line(capsys, tmp_path, args, message):
     code, _, err = cli(capsys, "run", *args, "--logdir", str(tmp_path))
     assert code == 2 and err.count("\n") == 1 and message in err, err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_short_gan_run_on_each_device(device):
+    sandbox.seed_everything(0)
+    env = sandbox.make("sandbox/DigitsGAN-v0", N, device=device)
+    players = make_players(env)
+    result = sandbox.train(env, players, 5 * N, seed=0, logdir=None, progress=False)
+    assert math.isfinite(result.metrics["eval/frechet"])
+    assert next(players["generator"].net.parameters()).device.type == device
