@@ -272,7 +272,12 @@ class PPOAgent:
 
         # 3. what SB3 logs
         means = sums / max(num_updates, 1)
-        explained_variance = 1 - (b_returns - b_value).var() / b_returns.var()
+        # 1 - Var[G - V] / Var[G]; undefined when every return is equal (a bandit that pays
+        # the same to all): reported as 0 there, where SB3's NaN would stop the run.
+        var_returns = b_returns.var()
+        explained_variance = torch.where(
+            var_returns > 0, 1 - (b_returns - b_value).var() / var_returns, 0.0
+        )
         metrics = dict(
             zip(
                 [

@@ -179,8 +179,10 @@ def collect_rates(num_envs: int, steps: int = 128) -> dict:
 
     torch.set_num_threads(1)
     rates = {}
-    model = PPO("MlpPolicy", make_vec_env("CartPole-v1", n_envs=num_envs, seed=0), n_steps=steps)
+    env = make_vec_env("CartPole-v1", n_envs=num_envs, seed=0)
+    model = PPO("MlpPolicy", env, n_steps=steps, device="cpu")
     model._setup_learn(10**9, None)
+
     class NoOp(BaseCallback):
         def _on_step(self) -> bool:
             return True
