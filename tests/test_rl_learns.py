@@ -167,3 +167,14 @@ def test_dqn_refuses_a_box_action_naming_both_spaces():
         sandbox.make_agent("dqn", sandbox.make("sandbox/Pendulum-v1", num_envs=2))
     assert "needs a Discrete action space" in str(e.value)
     assert "Box(-2.0, 2.0, (1,), float32)" in str(e.value)
+
+
+def test_ppo_learns_digits_from_bandit_feedback_alone():
+    """DESIGN §1's signature experiment: a classifier from rewards 1/0, never a label."""
+    torch.set_num_threads(1)
+    sandbox.seed_everything(0)
+    env = sandbox.make("sandbox/Digits-v0", num_envs=64, feedback="bandit")
+    agent = sandbox.make_agent("ppo", env, num_steps=4, lr=3e-3)
+    before = float(sandbox.evaluate(env.eval_env(), agent)["eval/accuracy"])
+    result = sandbox.train(env, agent, 10_000, seed=0, logdir=None, progress=False)
+    assert before < 0.3 and result.metrics["eval/accuracy"] > 0.9, (before, result.metrics)
