@@ -27,9 +27,11 @@ class GANPlayerConfig(GradientConfig):
     """Hyperparameters of a GAN player: the gradient learner's, with GAN defaults."""
 
     model: Literal["mlp"] = "mlp"
-    """The player's two-hidden-layer MLP (agents/gan.py)."""
+    """The player's MLP (agents/gan.py): ReLU in the generator, LeakyReLU(0.2) in the other."""
     num_hiddens: int = 128
     """Hidden units per layer."""
+    num_layers: int = 2
+    """Hidden layers."""
     optimizer: Literal["sgd", "adam"] = "adam"
     """Adam, as GANs are usually trained; or SGD."""
     lr: float = 2e-3
@@ -54,30 +56,35 @@ def use_beta1(agent: GradientAgent, cfg: GANPlayerConfig) -> None:
         )
 
 
+def hidden_layers(
+    num_inputs: int, cfg: GANPlayerConfig, activation: type[nn.Module], *args: float
+) -> list[nn.Module]:
+    """``cfg.num_layers`` x (Linear, activation[, Dropout]): (N, inputs) -> (N, num_hiddens)."""
+    layers: list[nn.Module] = []
+    for i in range(cfg.num_layers):
+        layers += [nn.Linear(num_inputs if i == 0 else cfg.num_hiddens, cfg.num_hiddens)]
+        layers += [activation(*args)] + ([nn.Dropout(cfg.dropout)] if cfg.dropout else [])
+    return layers
+
+
 def generator_mlp(
-    latent_dim: int, sample_shape: tuple[int, ...], num_hiddens: int, bounded: bool
+    latent_dim: int, sample_shape: tuple[int, ...], cfg: GANPlayerConfig, bounded: bool
 ) -> nn.Module:
     """Noise (N, latent) -> samples (N, *sample_shape); tanh when samples lie in [-1, 1]."""
     return nn.Sequential(
-        nn.Linear(latent_dim, num_hiddens),
-        nn.ReLU(),
-        nn.Linear(num_hiddens, num_hiddens),
-        nn.ReLU(),
-        nn.Linear(num_hiddens, math.prod(sample_shape)),
+        *hidden_layers(latent_dim, cfg, nn.ReLU),
+        nn.Linear(cfg.num_hiddens, math.prod(sample_shape)),
         nn.Tanh() if bounded else nn.Identity(),
         nn.Unflatten(1, sample_shape),
     )
 
 
-def discriminator_mlp(sample_shape: tuple[int, ...], num_hiddens: int) -> nn.Module:
+def discriminator_mlp(sample_shape: tuple[int, ...], cfg: GANPlayerConfig) -> nn.Module:
     """Samples (N, *sample_shape) -> one logit each (N,)."""
     return nn.Sequential(
         nn.Flatten(),
-        nn.Linear(math.prod(sample_shape), num_hiddens),
-        nn.LeakyReLU(0.2),
-        nn.Linear(num_hiddens, num_hiddens),
-        nn.LeakyReLU(0.2),
-        nn.Linear(num_hiddens, 1),
+        *hidden_layers(math.prod(sample_shape), cfg, nn.LeakyReLU, 0.2),
+        nn.Linear(cfg.num_hiddens, 1),
         nn.Flatten(0),  # (N, 1) -> (N,)
     )
 
@@ -101,7 +108,7 @@ class GeneratorAgent(GradientAgent):
         space = env.single_action_space
         bounded = bool(np.all(space.low == -1) and np.all(space.high == 1))
         (latent_dim,) = env.single_observation_space.shape
-        net = net or generator_mlp(latent_dim, space.shape, cfg.num_hiddens, bounded)
+        net = net or generator_mlp(latent_dim, space.shape, cfg, bounded)
         super().__init__(env, cfg, net=net)
         use_beta1(self, cfg)
 
@@ -122,7 +129,7 @@ class DiscriminatorAgent(GradientAgent):
         self, env: Env, config: GANPlayerConfig | None = None, *, net: nn.Module | None = None
     ) -> None:
         cfg = config or GANPlayerConfig()
-        net = net or discriminator_mlp(env.single_observation_space.shape, cfg.num_hiddens)
+        net = net or discriminator_mlp(env.single_observation_space.shape, cfg)
         super().__init__(env, cfg, net=net)
         use_beta1(self, cfg)
 

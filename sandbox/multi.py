@@ -30,6 +30,12 @@ class MultiAgentEnv(Protocol):
     one *round* (PettingZoo's cycle: every turn until the first player's comes back) consumes
     ``num_envs`` samples. After ``step``, ``rewards`` holds only the rewards that step revealed,
     keyed by player, each ``(num_envs,)`` float and answering that player's latest action.
+
+    Example:
+        >>> import sandbox
+        >>> game = sandbox.make("sandbox/RingGAN-v0", 4)
+        >>> isinstance(game, MultiAgentEnv), game.agent_selection, game.observe("generator").shape
+        (True, 'generator', torch.Size([4, 2]))
     """
 
     possible_agents: list[str]
@@ -115,9 +121,20 @@ class Turns:
     Args:
         env: the game.
         agents: one agent per player, keyed as ``env.possible_agents``.
+
+    Example:
+        >>> import sandbox
+        >>> from agents.gan import make_players
+        >>> env = sandbox.make("sandbox/RingGAN-v0", 8)
+        >>> sums = MetricSums()
+        >>> Turns(env, make_players(env)).step(sums, EpisodeSums())  # one round: 8 samples
+        8
+        >>> sorted(sums.means())[:3]
+        ['reward/discriminator', 'reward/generator', 'reward/mean']
     """
 
     def __init__(self, env: MultiAgentEnv, agents: Mapping[str, Agent]) -> None:
+        """Refuse agents that do not match the players one to one."""
         if set(agents) != set(env.possible_agents):
             raise UsageError(
                 f"this game has the players {', '.join(env.possible_agents)}; "

@@ -255,3 +255,9 @@ def test_nan_scores_stop_the_run_naming_the_round():
         run(log_every=8)  # logged after round 0
     with pytest.raises(sandbox.NonFiniteError, match="round 1: the generator's samples hold NaN"):
         run(log_every=80)  # the generator learnt from NaN rewards in round 0
+
+
+def test_digits_media_is_a_grid_of_images_in_0_1():
+    env = sandbox.make("sandbox/DigitsGAN-v0", 8)
+    images = env.eval_env().media(make_players(env))["samples"]
+    assert images.shape == (64, 1, 8, 8) and 0 <= float(images.min()) <= float(images.max()) <= 1
