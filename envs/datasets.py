@@ -160,8 +160,9 @@ class BlobsClassificationEnv(DatasetEnv):
 class VisionConfig(SupervisedConfig):
     """A torchvision dataset read from local files; its official test set is the test split."""
 
-    data_root: str = "data"
-    """Folder holding torchvision's files (data/MNIST/raw, data/cifar-10-batches-py, ...)."""
+    data_root: str = ""
+    """Folder holding torchvision's files (<root>/MNIST/raw, <root>/cifar-10-batches-py, ...);
+    empty: $SANDBOX_DATA_ROOT, else ./data."""
 
 
 class MNISTEnv(DatasetEnv):

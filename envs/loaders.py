@@ -12,6 +12,7 @@ standardize, both computed once per dataset.
 from __future__ import annotations
 
 import functools
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -96,12 +97,24 @@ VISION = {  # name -> (folder under the root, its files, torchvision class)
 }
 
 
-def load_vision(name: str, root: str | Path) -> tuple[Tensor, Tensor, int]:
+def data_root(root: str | Path = "") -> str:
+    """``root``, or when empty ``$SANDBOX_DATA_ROOT``, or ``data`` (beside the working dir).
+
+    Example:
+        >>> data_root("/datasets")
+        '/datasets'
+    """
+    return str(root) or os.environ.get("SANDBOX_DATA_ROOT") or "data"
+
+
+def load_vision(name: str, root: str | Path = "") -> tuple[Tensor, Tensor, int]:
     """A torchvision dataset from local files: uint8 images ``(n, C, H, W)``, labels, ``num_test``.
 
     The official train set comes first and the official test set last (``num_test`` rows).
-    Raises ``DatasetNotFoundError`` naming the missing files and how to fetch them.
+    ``root`` as in ``data_root``. Raises ``DatasetNotFoundError`` naming the missing files
+    and how to fetch them.
     """
+    root = data_root(root)
     folder, files, tv_class = VISION[name]
     where = Path(root) / folder
     fetch = (

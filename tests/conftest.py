@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -17,6 +20,19 @@ import torch
 import sandbox
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
+
+
+def pytest_configure(config):
+    # The torchvision sets (MNIST, FashionMNIST, CIFAR-10) are read from tiny files in their
+    # formats (tests/fake_data.py), so every registered env is built and checked here.
+    from tests.fake_data import fake_data_root
+
+    root = fake_data_root(Path(tempfile.mkdtemp(prefix="sandbox-data-")))
+    os.environ["SANDBOX_DATA_ROOT"] = config._sandbox_data_root = str(root)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_sandbox_data_root", ""), ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 import pytest
 import torch
@@ -15,6 +13,7 @@ from envs.loaders import DatasetNotFoundError, load_sklearn
 from envs.supervised import SupervisedEnv
 from sandbox.core import ActionError, UsageError
 from tests.conftest import DEVICES
+from tests.fake_data import fake_cifar, fake_mnist
 
 
 def train(env_id, steps, seed=0, env_options=None, **agent_options):
@@ -282,34 +281,6 @@ def test_cnn_on_flat_features_is_refused_clearly():
 
 
 # --- torchvision sets, from files the test writes in torchvision's format -----------------
-def write_idx(path, array):
-    """An idx file as MNIST ships it: magic (0, 0, type 0x08, ndim), big-endian sizes, bytes."""
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
-def fake_mnist(root, name="MNIST", num_train=50, num_test=20):
-    raw = root / name / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for split, n in (("train", num_train), ("t10k", num_test)):
-        write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        write_idx(raw / f"{split}-labels-idx1-ubyte", np.arange(n) % 10)
-    return root
-
-
-def fake_cifar(root, per_batch=10):
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        entry = {"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-                 "labels": list(range(per_batch))}  # fmt: skip
-        with open(folder / name, "wb") as f:
-            pickle.dump(entry, f)
-    return root
-
-
 @pytest.mark.parametrize(
     "env_id,name", [("sandbox/MNIST-v0", "MNIST"), ("sandbox/FashionMNIST-v0", "FashionMNIST")]
 )
@@ -317,7 +288,7 @@ def test_mnist_family_loads_from_the_data_root(tmp_path, env_id, name):
     root = fake_mnist(tmp_path, name)
     env = sandbox.make(env_id, num_envs=4, data_root=str(root))
     assert env.single_observation_space.shape == (1, 28, 28)
-    assert len(env.eval_env().X) == 20 and len(env.X) == 45  # official test set; 10% val
+    assert len(env.eval_env().X) == 20 and len(env.X) == 90  # official test set; 10% val
     assert env.X.dtype == torch.float32 and abs(float(env.X.mean())) < 1e-4  # train stats
     assert env._data[0].dtype == torch.uint8  # the full set stays compact
     sandbox.check_env(env)
@@ -325,7 +296,7 @@ def test_mnist_family_loads_from_the_data_root(tmp_path, env_id, name):
 
 def test_cifar10_loads_as_chw_images(tmp_path):
     env = sandbox.make("sandbox/CIFAR10-v0", num_envs=4, data_root=str(fake_cifar(tmp_path)))
-    assert env.single_observation_space.shape == (3, 32, 32) and len(env.eval_env().X) == 10
+    assert env.single_observation_space.shape == (3, 32, 32) and len(env.eval_env().X) == 20
     sandbox.check_env(env)
 
 
