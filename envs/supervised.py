@@ -385,6 +385,15 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
             return (action > 0).long()
         return action.argmax(dim=-1)
 
+    def media(self, agent: Any) -> dict[str, Tensor]:
+        """With augmentation on: 16 images of the split as training shows them, for TensorBoard."""
+        if self._augment is None:
+            return {}
+        X = self._augment(self.X[:16], torch.Generator(self.device).manual_seed(0))  # (16, C, H, W)
+        low = X.amin(dim=(1, 2, 3), keepdim=True)
+        high = X.amax(dim=(1, 2, 3), keepdim=True)
+        return {"augmented": (X - low) / (high - low).clamp_min(1e-8)}  # each image in [0, 1]
+
     def state_dict(self) -> dict[str, Any]:
         """Batch order, position, generators and the current batch: enough to continue exactly."""
         return {

@@ -348,6 +348,19 @@ def test_augmentation_draws_per_sample_and_leaves_eval_clean():
     assert torch.equal(eval_env._obs, eval_env.X[eval_env._idx])
 
 
+def test_augmented_images_are_logged_as_media(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    sandbox.seed_everything(0)
+    env = sandbox.make("sandbox/Digits-v0", num_envs=64, augment_shift=1)
+    agent = sandbox.make_agent("gradient", env, model="mlp", lr=0.1)
+    result = sandbox.train(env, agent, 640, seed=0, logdir=tmp_path, progress=False)
+    acc = EventAccumulator(str(result.run_dir))
+    acc.Reload()
+    assert "media/augmented" in acc.Tags()["images"]
+    assert sandbox.make("sandbox/Digits-v0").media(agent) == {}  # nothing without augmentation
+
+
 def test_exact_resume_with_augmentation():
     def rollout(env, obs, steps=5):
         out = [obs]
