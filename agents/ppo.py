@@ -151,8 +151,9 @@ class PPOAgent:
         require_action_space("ppo", env, (spaces.Discrete, spaces.Box))
         self.device, self.num_envs = env_device(env), env.num_envs
         self.net = ActorCritic(env, cfg.num_hiddens, cfg.num_layers, cfg.activation).to(self.device)
+        self.params = list(self.net.parameters())  # listed once: .parameters() walks modules
         # fused Adam: one kernel for all parameters, ~3x faster than the default on small MLPs
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, eps=1e-5, fused=True)
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=1e-5, fused=True)
         T, N = cfg.num_steps, env.num_envs
         obs_shape = env.single_observation_space.shape
         action_shape = env.single_action_space.shape
@@ -238,9 +239,11 @@ class PPOAgent:
         sums = torch.zeros(6, device=self.device)  # pg, v, entropy, kl, clip, loss
         num_updates = 0
         for _ in range(cfg.num_epochs):
-            perm = torch.randperm(batch_size, device=self.device)
+            # One minibatch is the whole batch, whose mean loss ignores order: no shuffle,
+            # and slices are views (no gather per step).
+            perm = torch.randperm(batch_size, device=self.device) if mb_size < batch_size else None
             for start in range(0, batch_size - mb_size + 1, mb_size):
-                mb = perm[start : start + mb_size]  # (M,)
+                mb = slice(None) if perm is None else perm[start : start + mb_size]  # (M,)
                 logprob, entropy = self.net.evaluate(b_obs[mb], b_action[mb])
                 mb_advantage = b_advantage[mb]
                 if cfg.norm_adv and mb_size > 1:
@@ -261,7 +264,7 @@ class PPOAgent:
                 loss = pg_loss + cfg.ent_coef * entropy_loss + cfg.vf_coef * v_loss
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm, foreach=True)
+                nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
                 self.optimizer.step()
                 sums += torch.stack(
                     [pg_loss, v_loss, entropy_loss, approx_kl, clip_fraction, loss]
