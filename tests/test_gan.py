@@ -172,9 +172,8 @@ def gan_run(env_id: str, rounds: int, seed: int, num_envs: int = 64, **player):
     return result.metrics
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
-def test_ring_covers_the_modes_after_a_fixed_budget(seed):
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow)])
+def test_ring_covers_the_modes_after_a_fixed_budget(seed):  # ~15 s a seed on one core
     metrics = gan_run("sandbox/RingGAN-v0", 2000, seed)
     assert metrics["eval/modes"] >= 6 and metrics["eval/near_mode"] > 0.5, metrics
 
