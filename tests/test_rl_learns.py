@@ -178,3 +178,27 @@ def test_ppo_learns_digits_from_bandit_feedback_alone():
     before = float(sandbox.evaluate(env.eval_env(), agent)["eval/accuracy"])
     result = sandbox.train(env, agent, 10_000, seed=0, logdir=None, progress=False)
     assert before < 0.3 and result.metrics["eval/accuracy"] > 0.9, (before, result.metrics)
+
+
+@pytest.mark.parametrize("agent_id", ["reinforce", "ppo", "dqn"])
+def test_truncation_bootstraps_from_the_final_obs_and_termination_does_not(agent_id):
+    """terminated and truncated stay apart: s' is info["final_obs"], not the reset obs."""
+    env = sandbox.make("sandbox/CartPole-v1", num_envs=2)
+    agent = sandbox.make_agent(agent_id, env)
+    obs, _ = env.reset(seed=0)
+    action = agent.act(obs)
+    final, reset = torch.full((2, 4), 7.0), torch.zeros(2, 4)
+    t = sandbox.Transition(
+        obs, action, torch.ones(2), reset, torch.tensor([True, False]),
+        torch.tensor([False, True]),
+        {"final_obs": final, "_final_obs": torch.tensor([True, True])},
+    )  # fmt: skip
+    agent.learn(t)
+    if agent_id == "dqn":
+        stored = agent.buffer.storage
+        next_obs, terminated = stored["next_obs"][:2], stored["terminated"][:2]
+    else:
+        next_obs, terminated = agent.rollout["next_obs"][0], agent.rollout["terminated"][0]
+        assert agent.rollout["done"][0].tolist() == [True, True]
+    assert torch.equal(next_obs, final)
+    assert terminated.tolist() == [True, False]  # only the terminated one loses its bootstrap
