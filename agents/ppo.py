@@ -261,7 +261,9 @@ class PPOAgent:
                     cfg.clip_vloss,
                 )
                 entropy_loss = -entropy.mean()
-                loss = pg_loss + cfg.ent_coef * entropy_loss + cfg.vf_coef * v_loss
+                loss = pg_loss + cfg.vf_coef * v_loss
+                if cfg.ent_coef:  # a zero-weight term would still cost its backward pass
+                    loss = loss + cfg.ent_coef * entropy_loss
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
