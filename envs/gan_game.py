@@ -368,8 +368,9 @@ class RingGAN(GANGame):
 class TorchvisionConfig(GANConfig):
     """A torchvision image dataset, read from local files (never downloaded at run time)."""
 
-    data_root: str = "data"
-    """Folder holding torchvision's files, e.g. ``data/MNIST/raw/train-images-idx3-ubyte``."""
+    data_root: str = ""
+    """Folder holding torchvision's files (<root>/MNIST/raw, ...); empty: $SANDBOX_DATA_ROOT,
+    else ./data."""
 
 
 class MNISTGAN(GANGame):

@@ -305,8 +305,10 @@ def cmd_check(args: list[str]) -> int:
             check_game(env)
         except AssertionError as e:
             print(f"FAIL  turn-based game contract (sandbox.multi.check_game)  {e}")
+            print(f"{env_id}: 0 passed, 1 failed")
             return 1
-        print(f"pass  turn-based game contract (sandbox.multi.check_game)\n{env_id}: 1 passed")
+        print("pass  turn-based game contract (sandbox.multi.check_game)")
+        print(f"{env_id}: 1 passed, 0 failed")
         return 0
     rows = run_checks(env, lambda: registry.make(env_id, 1))
     width = max(len(r.name) for r in rows)
