@@ -9,16 +9,10 @@ register_agent(
     description="a model (linear, MLP) + SGD/Adam ascending a differentiable reward",
 )
 register_agent(
-    "kmeans",
-    "agents.kmeans:KMeansAgent",
-    learns_from="points (k-means)",
-    description="mini-batch k-means (Sculley 2010): k-means++ init, per-centre rates 1/v",
-)
-register_agent(
-    "lloyd",
-    "agents.kmeans:LloydAgent",
-    learns_from="points (k-means)",
-    description="Lloyd's full-batch k-means: one step = one iteration over the whole split",
+    "label",
+    "agents.label:LabelAgent",
+    learns_from="the label, after acting",
+    description="the gradient learner's model + optimizer on its own loss of the revealed label",
 )
 register_agent(
     "reinforce",
@@ -37,6 +31,18 @@ register_agent(
     "agents.ppo:PPOAgent",
     learns_from="reward values",
     description="PPO: GAE, clipped objective, minibatch epochs (Discrete and Box actions)",
+)
+register_agent(
+    "kmeans",
+    "agents.kmeans:KMeansAgent",
+    learns_from="points (k-means)",
+    description="mini-batch k-means (Sculley 2010): k-means++ init, per-centre rates 1/v",
+)
+register_agent(
+    "lloyd",
+    "agents.kmeans:LloydAgent",
+    learns_from="points (k-means)",
+    description="Lloyd's full-batch k-means: one step = one iteration over the whole split",
 )
 register_agent(
     "gan-generator",

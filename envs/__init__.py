@@ -84,6 +84,21 @@ register_env(
 )
 
 register_env(
+    "sandbox/CartPole-v1",
+    "envs.classic_control:CartPoleEnv",
+    paradigm="RL",
+    num_envs=8,
+    description="Gymnasium's CartPole-v1 in batched torch on the device (matches it to 1e-5)",
+)
+register_env(
+    "sandbox/Pendulum-v1",
+    "envs.classic_control:PendulumEnv",
+    paradigm="RL",
+    num_envs=8,
+    description="Gymnasium's Pendulum-v1 in batched torch on the device (continuous torque)",
+)
+
+register_env(
     "sandbox/Blobs-v0",
     "envs.clustering:BlobsEnv",
     paradigm="clustering",
@@ -105,27 +120,6 @@ register_env(
     description="Fisher's irises, 4 measurements; find the 3 species without their labels",
 )
 register_env(
-    "sandbox/CartPole-v1",
-    "envs.classic_control:CartPoleEnv",
-    paradigm="RL",
-    num_envs=8,
-    description="Gymnasium's CartPole-v1 in batched torch on the device (matches it to 1e-5)",
-)
-register_env(
-    "sandbox/Pendulum-v1",
-    "envs.classic_control:PendulumEnv",
-    paradigm="RL",
-    num_envs=8,
-    description="Gymnasium's Pendulum-v1 in batched torch on the device (continuous torque)",
-)
-register_env(
-    "sandbox/ToyBandit-v0",
-    "envs.toy:ToyBanditEnv",
-    paradigm="bandit",
-    num_envs=32,
-    description="name the class of a noisy point; reward 1 if right (a dataset as a bandit)",
-)
-register_env(
     "sandbox/DigitsGAN-v0",
     "envs.gan_game:DigitsGAN",
     paradigm="GAN game",
@@ -138,6 +132,13 @@ register_env(
     paradigm="GAN game",
     num_envs=64,
     description="generator vs discriminator on 8 Gaussians on a ring; eval/modes (collapse)",
+)
+register_env(
+    "sandbox/ToyBandit-v0",
+    "envs.toy:ToyBanditEnv",
+    paradigm="bandit",
+    num_envs=32,
+    description="name the class of a noisy point; reward 1 if right (a dataset as a bandit)",
 )
 register_env(
     "sandbox/MNISTGAN-v0",

@@ -228,6 +228,12 @@ class GANGame:
         self.agent_selection, self._turn = "generator", 0
 
     # --- evaluation, media, resume --------------------------------------------------------
+    def pettingzoo_env(self) -> Any:
+        """This game as a NumPy PettingZoo AEC env (``envs/pettingzoo_view.py``)."""
+        from envs.pettingzoo_view import GANGameAEC
+
+        return GANGameAEC(self)
+
     def eval_env(self) -> GANGame:
         """The held-out game the loop evaluates on: the test split, fixed noise."""
         other = copy.copy(self)

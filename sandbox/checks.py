@@ -8,10 +8,13 @@ non-finite check stands in for them.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -119,6 +122,7 @@ class CheckResult:
     name: str
     ok: bool
     detail: str = ""
+    skipped: bool = False
 
 
 def env_checks(env: Env, *, seed: int = 0, num_steps: int = 3) -> list[tuple[str, Callable]]:
@@ -167,7 +171,8 @@ def check_env(env: Env, *, seed: int = 0, num_steps: int = 3) -> None:
     Checks attributes and spaces, tensor shapes, dtypes and device against the spaces,
     SAME_STEP autoreset (``final_obs`` for every finished sub-env), finite rewards, that
     the same seed gives the same rollout under the same actions, and that a dataset's
-    evaluation pass covers its split exactly once.
+    evaluation pass covers its split exactly once. A turn-based game is checked by
+    ``sandbox.multi.check_game`` instead.
 
     Args:
         env: a sandbox env (tensors in and out).
@@ -178,6 +183,11 @@ def check_env(env: Env, *, seed: int = 0, num_steps: int = 3) -> None:
         >>> import sandbox
         >>> check_env(sandbox.make("sandbox/LinReg-v0", num_envs=4))
     """
+    from sandbox.multi import check_game, is_multi_agent
+
+    if is_multi_agent(env):  # a turn-based game has its own contract
+        check_game(env, seed=seed)
+        return
     for name, check in env_checks(env, seed=seed, num_steps=num_steps):
         try:
             check()
@@ -185,13 +195,13 @@ def check_env(env: Env, *, seed: int = 0, num_steps: int = 3) -> None:
             raise AssertionError(f"{name}: {e}") from None
 
 
-def run_checks(env: Env, single_env: Callable[[], Env] | None = None) -> list[CheckResult]:
+def run_checks(env: Any, single_env: Callable[[], Env] | None = None) -> list[CheckResult]:
     """Every check of ``sandbox check``, as rows; nothing raises.
 
-    Args:
-        env: the env to check.
-        single_env: builds the same env with ``num_envs=1``, for Gymnasium's own
-            ``check_env`` on the single-env NumPy view.
+    A vector env gets ``env_checks`` and, given ``single_env`` (the same env with
+    ``num_envs=1``), Gymnasium's own ``check_env`` on its single-env NumPy view. A turn-based
+    game gets ``sandbox.multi.check_game`` and, where it offers ``pettingzoo_env()``,
+    PettingZoo's own ``api_test``.
 
     Example:
         >>> import sandbox
@@ -200,19 +210,44 @@ def run_checks(env: Env, single_env: Callable[[], Env] | None = None) -> list[Ch
         >>> all(r.ok for r in rows), len(rows)
         (True, 6)
     """
-    checks = env_checks(env)
-    if single_env is not None:
-        checks.append(
-            ("gymnasium check_env (single-env NumPy view)", lambda: _gymnasium_check(single_env()))
-        )
+    from sandbox.multi import check_game, is_multi_agent  # multi.py imports the loop's parts
+
+    if is_multi_agent(env):
+        checks: list[tuple[str, Callable]] = [("turn-based game contract", lambda: check_game(env))]
+        if hasattr(env, "pettingzoo_env"):
+            checks.append(
+                (
+                    "PettingZoo api_test (NumPy AEC view)",
+                    lambda: _pettingzoo_check(env.pettingzoo_env()),
+                )
+            )
+    else:
+        checks = env_checks(env)
+        if single_env is not None:
+            checks.append(
+                (
+                    "gymnasium check_env (single-env NumPy view)",
+                    lambda: _gymnasium_check(single_env()),
+                )
+            )
     rows = []
     for name, check in checks:
         try:
             check()
             rows.append(CheckResult(name, True))
+        except ImportError as e:  # an optional checker (PettingZoo) is not installed
+            rows.append(CheckResult(name, True, f"skipped: {e}; pip install {e.name}", True))
         except Exception as e:  # a broken env can raise anything: report it, check the rest
             rows.append(CheckResult(name, False, f"{type(e).__name__}: {e}"))
     return rows
+
+
+def _pettingzoo_check(aec_env: Any) -> None:
+    from pettingzoo.test import api_test  # a test dependency: ImportError reads as a skip
+
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its style advice (agent names, infinite bounds)
+        api_test(aec_env, num_cycles=10)
 
 
 def _gymnasium_check(env: Env) -> None:

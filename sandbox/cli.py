@@ -29,7 +29,6 @@ from sandbox.checks import run_checks
 from sandbox.core import CheckpointError, NonFiniteError, RunInterrupted, UsageError
 from sandbox.device import resolve_device
 from sandbox.loop import RunResult, train
-from sandbox.multi import check_game, is_multi_agent
 from sandbox.seeding import seed_everything
 
 USAGE = """usage: sandbox COMMAND ...
@@ -300,20 +299,11 @@ def cmd_check(args: list[str]) -> int:
         raise UsageError("expected `sandbox check ENV_ID`")
     env_id = args[0]
     env = registry.make(env_id, 4)
-    if is_multi_agent(env):
-        try:
-            check_game(env)
-        except AssertionError as e:
-            print(f"FAIL  turn-based game contract (sandbox.multi.check_game)  {e}")
-            print(f"{env_id}: 0 passed, 1 failed")
-            return 1
-        print("pass  turn-based game contract (sandbox.multi.check_game)")
-        print(f"{env_id}: 1 passed, 0 failed")
-        return 0
     rows = run_checks(env, lambda: registry.make(env_id, 1))
     width = max(len(r.name) for r in rows)
     for r in rows:
-        print(f"{'pass' if r.ok else 'FAIL'}  {r.name:<{width}}  {r.detail}".rstrip())
+        status = "skip" if r.skipped else "pass" if r.ok else "FAIL"
+        print(f"{status}  {r.name:<{width}}  {r.detail}".rstrip())
     failed = sum(not r.ok for r in rows)
     print(f"{env_id}: {len(rows) - failed} passed, {failed} failed")
     return 1 if failed else 0
@@ -407,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + e.signum
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
+    except BrokenPipeError:  # `sandbox list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
