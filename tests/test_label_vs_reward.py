@@ -50,7 +50,6 @@ def test_the_label_learner_refuses_an_env_that_reveals_no_label():
         sandbox.make_agent("label", env)
 
 
-@pytest.mark.slow
 def test_label_vs_reward_the_gradient_needs_fewer_samples_than_the_bandit(tmp_path, capsys):
     from scripts.label_vs_reward import main
 
