@@ -7,7 +7,7 @@ from sandbox.registry import register_env
 
 register_env(
     "sandbox/LinReg-v0",
-    "envs.supervised:LinRegEnv",
+    "envs.datasets:LinRegEnv",
     paradigm="regression",
     num_envs=10,
     description="d2l's synthetic linear data y = Xw + b + noise, w = [2, -3.4], b = 4.2",

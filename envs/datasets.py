@@ -1,4 +1,4 @@
-"""Named datasets as registered envs: ``sandbox/Digits-v0``, ``sandbox/MNIST-v0``, ...
+"""Named datasets as registered envs: ``sandbox/LinReg-v0``, ``sandbox/Digits-v0``, ...
 
 Each class is one id: it loads its tensors (``envs/loaders.py``: scikit-learn's bundled sets
 and generators, torchvision's files under ``--env.data-root``) and ``SupervisedEnv`` does the
@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from envs.loaders import load_sklearn, load_vision, make_blobs, make_moons
+from envs.loaders import load_sklearn, load_vision, make_blobs, make_moons, synthetic_linear
 from envs.supervised import SupervisedConfig, SupervisedEnv
 
 
@@ -196,3 +196,55 @@ class CIFAR10Env(DatasetEnv):
     def load(cfg: VisionConfig) -> tuple[Tensor, Tensor, int]:
         """From ``<data_root>/cifar-10-batches-py``."""
         return load_vision("CIFAR10", cfg.data_root)
+
+
+@dataclass(frozen=True)
+class LinRegConfig:
+    """d2l §3.4's synthetic linear regression data."""
+
+    num_samples: int = 1000
+    """Samples generated (split 70/10/20 into train/val/test)."""
+    noise: float = 0.01
+    """Standard deviation of the Gaussian noise on y."""
+    true_w: tuple[float, ...] = (2.0, -3.4)
+    """The weights to recover."""
+    true_b: float = 4.2
+    """The bias to recover."""
+    data_seed: int = 0
+    """Seed of the data and of the split (not of the batch order)."""
+
+    def __post_init__(self) -> None:
+        if self.num_samples < 10:
+            raise ValueError(f"num_samples must be at least 10, got {self.num_samples}")
+        if self.noise < 0:
+            raise ValueError(f"noise must be >= 0, got {self.noise}")
+
+
+class LinRegEnv(SupervisedEnv):
+    """``sandbox/LinReg-v0``: recover ``w = [2, -3.4]``, ``b = 4.2`` from rewards -(y_hat - y)².
+
+    The raw ``X`` and ``y`` are shown, not standardized, so the learnt weights are ``w`` and ``b``.
+    """
+
+    Config = LinRegConfig
+
+    def __init__(
+        self,
+        num_envs: int = 10,
+        *,
+        device: str | torch.device = "cpu",
+        split: str = "train",
+        **config: Any,
+    ) -> None:
+        self.config = LinRegConfig(**config)
+        cfg = self.config
+        X, y = synthetic_linear(cfg.num_samples, cfg.true_w, cfg.true_b, cfg.noise, cfg.data_seed)
+        super().__init__(
+            X,
+            y,
+            num_envs=num_envs,
+            device=device,
+            split=split,
+            standardize=False,
+            data_seed=self.config.data_seed,
+        )

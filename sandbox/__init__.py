@@ -20,7 +20,8 @@ from sandbox.core import (
     UsageError,
 )
 from sandbox.device import resolve_device
-from sandbox.loop import RunResult, evaluate, train
+from sandbox.evaluation import evaluate
+from sandbox.loop import RunResult, train
 from sandbox.registry import (
     AGENTS,
     ENVS,

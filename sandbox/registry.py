@@ -62,7 +62,7 @@ def register_env(
     """Register a sandbox env with Gymnasium (vector entry point) and with ``sandbox list``.
 
     Example:
-        >>> register_env("demo/LinReg-v0", "envs.supervised:LinRegEnv",
+        >>> register_env("demo/LinReg-v0", "envs.datasets:LinRegEnv",
         ...              paradigm="regression", description="y = Xw + b + noise", num_envs=10)
         >>> gymnasium.make_vec("demo/LinReg-v0", num_envs=4).num_envs
         4

@@ -1,0 +1,93 @@
+"""Evaluation: the headline figures of an agent acting deterministically (DESIGN §5 ``eval/*``).
+
+A dataset (or game) scores a policy itself, passing over its held-out split exactly once;
+any other env is played for a number of episodes, counted from ``info["episode"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from sandbox.core import Agent, Env, env_device
+from sandbox.multi import MultiAgentEnv
+
+
+def evaluate(
+    env: Env | MultiAgentEnv,
+    agent: Agent | Mapping[str, Agent],
+    *,
+    num_episodes: int = 10,
+    seed: int | None = None,
+) -> dict[str, Tensor]:
+    """The env's headline figures for ``agent`` acting deterministically (no learning).
+
+    A dataset env (one with ``score(policy)``) passes over its split exactly once. Any other
+    env is played for ``num_episodes`` episodes, counted from ``info["episode"]`` as
+    Gymnasium's ``RecordEpisodeStatistics`` reports them; each sub-env contributes its first
+    ``ceil(num_episodes / num_envs)`` episodes, so short episodes are not over-counted.
+    A game's ``score`` gets one policy per player.
+
+    Args:
+        env: the held-out env (``env.eval_env()`` of the training env).
+        agent: the agent, or a game's dict of them; only ``act(obs, deterministic=True)``
+            is called.
+        num_episodes: episodes to average, for envs with episodes.
+        seed: reset seed of the evaluation episodes.
+
+    Returns:
+        ``{"eval/score": ..., "eval/<metric>": ...}`` as 0-d tensors on the env's device.
+
+    Example:
+        >>> import sandbox
+        >>> env = sandbox.make("sandbox/LinReg-v0").eval_env()
+        >>> sorted(evaluate(env, sandbox.make_agent("gradient", env)))
+        ['eval/mse', 'eval/r2', 'eval/score']
+    """
+    with torch.inference_mode():
+        if isinstance(agent, Mapping):
+            figures = env.score({p: _deterministic(a) for p, a in agent.items()})
+        elif hasattr(env, "score"):
+            figures = env.score(_deterministic(agent))
+        else:
+            figures = _play_episodes(env, agent, num_episodes, seed)
+    return {f"eval/{name}": value for name, value in figures.items()}
+
+
+def _deterministic(agent: Agent) -> Any:
+    return lambda obs: agent.act(obs, deterministic=True)
+
+
+def _play_episodes(
+    env: Env, agent: Agent, num_episodes: int, seed: int | None
+) -> dict[str, Tensor]:
+    per_env = -(-num_episodes // env.num_envs)  # ceil
+    device = env_device(env)
+    returns = torch.zeros(env.num_envs, device=device)  # (N,) summed over counted episodes
+    lengths = torch.zeros(env.num_envs, device=device)  # (N,)
+    counted = torch.zeros(env.num_envs, dtype=torch.long, device=device)  # (N,)
+    obs, _ = env.reset(seed=seed)
+    while int(counted.min()) < per_env:
+        obs, _, _, _, info = env.step(agent.act(obs, deterministic=True))
+        if "episode" in info:
+            take = torch.as_tensor(info["_episode"], device=device) & (counted < per_env)
+            returns += torch.where(take, torch.as_tensor(info["episode"]["r"], device=device), 0)
+            lengths += torch.where(take, torch.as_tensor(info["episode"]["l"], device=device), 0)
+            counted += take.long()
+    mean_return = returns.sum() / counted.sum()
+    return {
+        "score": mean_return,
+        "mean_reward": mean_return,
+        "mean_ep_length": lengths.sum() / counted.sum(),
+    }
+
+
+def read_figures(figures: dict[str, Tensor]) -> dict[str, float]:
+    """One device-to-host copy for a dict of 0-d tensors."""
+    if not figures:
+        return {}
+    values = torch.stack([v.float() for v in figures.values()]).tolist()
+    return dict(zip(figures, values, strict=True))
