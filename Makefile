@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/sandbox run sandbox/LinReg-v0 gradient --steps 2000 --seed 0
+	$(BIN)/sandbox tour
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -287,6 +287,7 @@ def cmd_list(args: list[str]) -> int:
     print("envs (sandbox run ENV_ID AGENT), paradigm:")
     for e in envs:
         print(f"  {e.id:<{w1}}  {e.paradigm:<{w2}}  {e.description}")
+    print("  (and any Gymnasium id: CartPole-v1, module:MyEnv-v0, ... through the adapter)")
     print("agents, what they learn from:")
     for a in agents:
         print(f"  {a.name:<{w1}}  {a.learns_from:<{w2}}  {a.description}")

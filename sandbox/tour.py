@@ -68,7 +68,7 @@ TOUR: list[Stop] = [
         "kmeans",
         "-distance² to its cluster",
         "ari",
-        10_000,
+        50_000,
     ),
     Stop(
         "GAN game",
@@ -76,7 +76,7 @@ TOUR: list[Stop] = [
         "gan",
         "the other player's judgement",
         "frechet",
-        128_000,
+        256_000,
     ),
     Stop(
         "reinforcement learning",
@@ -84,7 +84,16 @@ TOUR: list[Stop] = [
         "ppo",
         "reward values, delayed",
         "mean_reward",
-        50_000,
+        60_000,
+        agent_options=dict(  # RL Zoo's CartPole hyperparameters
+            num_steps=32,
+            num_epochs=20,
+            num_minibatches=1,
+            lr=1e-3,
+            anneal_steps=60_000,
+            gamma=0.98,
+            gae_lambda=0.8,
+        ),
     ),
 ]
 
@@ -171,7 +180,9 @@ def table(visits: list[Visit]) -> str:
                 f"{v.result.samples:,}",
                 f"{v.wall_time:.1f} s",
                 f"{v.result.samples_per_s:,.0f}",
-                f"{v.stop.metric} {value:.3g}",
+                f"{v.stop.metric} {value:.3f}"
+                if abs(value) < 100
+                else f"{v.stop.metric} {value:.4g}",
             ]
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
