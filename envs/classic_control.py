@@ -100,10 +100,6 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
         """A fresh copy with 10 sub-envs: one evaluation episode each."""
         return type(self)(10, device=self.device, **dataclasses.asdict(self.config))
 
-    def config_dict(self) -> dict[str, Any]:
-        """The env's options, for the run's config table and checkpoint."""
-        return dataclasses.asdict(self.config)
-
     def state_dict(self) -> dict[str, Any]:
         """Physics state, episode counters and generator: a resumed run continues exactly."""
         return {

@@ -16,7 +16,6 @@ split (full-batch Lloyd k-means) is the whole split each step, without a copy.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -313,10 +312,6 @@ class BlobsEnv(ClusteringEnv):
             data_seed=cfg.data_seed,
         )
 
-    def config_dict(self) -> dict[str, Any]:
-        """The env's options, for the run's config table and checkpoint."""
-        return dataclasses.asdict(self.config)
-
 
 class DigitsClustersEnv(ClusteringEnv):
     """``sandbox/DigitsClusters-v0``: group handwritten digits; centres are logged as images."""
@@ -345,10 +340,6 @@ class DigitsClustersEnv(ClusteringEnv):
             image_shape=(1, 8, 8),
         )
 
-    def config_dict(self) -> dict[str, Any]:
-        """The env's options, for the run's config table and checkpoint."""
-        return dataclasses.asdict(self.config)
-
 
 class IrisClustersEnv(ClusteringEnv):
     """``sandbox/IrisClusters-v0``: recover the three species from four measurements."""
@@ -375,7 +366,3 @@ class IrisClustersEnv(ClusteringEnv):
             test_fraction=cfg.test_fraction,
             data_seed=cfg.data_seed,
         )
-
-    def config_dict(self) -> dict[str, Any]:
-        """The env's options, for the run's config table and checkpoint."""
-        return dataclasses.asdict(self.config)

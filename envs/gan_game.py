@@ -11,7 +11,6 @@ reaches it through the discriminator's action. A round consumes ``num_envs`` rea
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -262,10 +261,6 @@ class GANGame:
             return {}
         low, high = self.bounds
         return {"samples": ((fake - low) / (high - low)).clamp(0, 1)}
-
-    def config_dict(self) -> dict[str, Any]:
-        """The env's options, for the run's config table and checkpoint."""
-        return dataclasses.asdict(self.config)
 
     def state_dict(self) -> dict[str, Any]:
         """Noise generator, batch order and the round's batch (saved between rounds)."""

@@ -94,7 +94,3 @@ class ToyBanditEnv(gymnasium.vector.VectorEnv):
     def eval_env(self) -> ToyBanditEnv:
         """A fresh copy for evaluation (its own draws)."""
         return ToyBanditEnv(self.num_envs, device=self.device, **dataclasses.asdict(self.config))
-
-    def config_dict(self) -> dict[str, Any]:
-        """The env's options."""
-        return dataclasses.asdict(self.config)

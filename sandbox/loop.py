@@ -88,6 +88,14 @@ def _agent_config(agent: Agent) -> dict[str, Any]:
     }
 
 
+def _env_config(env: Any) -> dict[str, Any]:
+    """The env's options: its ``config_dict()``, else its ``config`` dataclass, else none."""
+    if hasattr(env, "config_dict"):
+        return env.config_dict()
+    config = getattr(env, "config", None)
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
+
+
 def _run_config(
     env: Env | MultiAgentEnv,
     agent: Agent | Mapping[str, Agent],
@@ -107,7 +115,7 @@ def _run_config(
         agents = _agent_config(agent)
     return {
         "env_id": spec.id if spec is not None else type(env).__name__,
-        "env": env.config_dict() if hasattr(env, "config_dict") else {},
+        "env": _env_config(env),
         "num_envs": env.num_envs,
         "device": str(env_device(env)),
         **agents,
