@@ -183,8 +183,10 @@ class GymAdapter(gymnasium.vector.VectorEnv):
             if env_kwargs:
                 raise UsageError("an env instance takes no constructor keywords")
             return type(env).__name__, lambda: copy.deepcopy(env)
+        given = f"the class {env.__name__}" if isinstance(env, type) else type(env).__name__
         raise UsageError(
-            f"expected a Gymnasium id, an env class or an env instance, got {type(env).__name__}"
+            "expected a Gymnasium id, a gymnasium.Env subclass or instance (observation_space, "
+            f"action_space, reset, step), got {given}, which is not a gymnasium.Env"
         )
 
     def _spec(self, name: str) -> gymnasium.envs.registration.EnvSpec:

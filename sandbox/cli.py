@@ -26,7 +26,7 @@ import tyro
 from sandbox import compare, registry, tour
 from sandbox.checkpoint import load_checkpoint
 from sandbox.checks import run_checks
-from sandbox.core import CheckpointError, NonFiniteError, RunInterrupted, UsageError
+from sandbox.core import CheckpointError, NonFiniteError, RunFailed, RunInterrupted, UsageError
 from sandbox.device import resolve_device
 from sandbox.loop import RunResult, train
 from sandbox.seeding import seed_everything
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[command](rest)
     except UsageError as e:
         return _fail(str(e))
-    except (CheckpointError, NonFiniteError) as e:
+    except (CheckpointError, NonFiniteError, RunFailed) as e:
         return _fail(str(e), code=1)
     except RunInterrupted as e:
         print(f"sandbox: {e}", file=sys.stderr)

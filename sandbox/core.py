@@ -92,6 +92,10 @@ class NonFiniteError(SandboxError):
     """A non-finite loss or reward stopped the run."""
 
 
+class RunFailed(SandboxError):
+    """An env or agent raised mid-run (e.g. a crashed async worker); a checkpoint was written."""
+
+
 class RunInterrupted(SandboxError):
     """Ctrl-C or SIGTERM stopped a run after it wrote a final checkpoint."""
 

@@ -28,7 +28,9 @@ from sandbox.core import (
     Agent,
     Env,
     NonFiniteError,
+    RunFailed,
     RunInterrupted,
+    SandboxError,
     Transition,
     UsageError,
     env_device,
@@ -322,6 +324,13 @@ def train(
                     samples += play.step(sums, episodes)
                 except NonFiniteError as e:  # an env that met a NaN action (a game: a round)
                     raise NonFiniteError(f"{e}; {stopped()}") from None
+                except (SandboxError, KeyboardInterrupt):
+                    raise
+                except Exception as e:  # a crashed env worker, a bug: keep what was learnt
+                    raise RunFailed(
+                        f"{type(e).__name__} at sample {samples}: {str(e).strip()}; "
+                        f"{_save_after_crash(save, stopped)}"
+                    ) from e
 
                 if samples >= next_log or samples >= steps:
                     now = time.perf_counter()
@@ -362,6 +371,15 @@ def train(
             logger.close()
     wall = time.perf_counter() - start
     return RunResult(run_dir, samples, wall, (samples - start_samples) / max(wall, 1e-9), final)
+
+
+def _save_after_crash(save: Any, stopped: Any) -> str:
+    """Write the agent's checkpoint after a failed step; say where it is (or why not)."""
+    try:
+        save()  # the agent is as its last learn() left it: resumable
+    except Exception as e:  # the env may be too broken to report its state
+        return f"the checkpoint could not be written ({type(e).__name__}: {e}); {stopped()}"
+    return stopped()
 
 
 def _next(samples: int, every: int) -> int:
