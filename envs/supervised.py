@@ -35,7 +35,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
-from envs import wrappers
+from envs import representation, wrappers
 from envs.loaders import (
     SPLITS,
     as_tensors,
@@ -385,13 +385,35 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         return action.argmax(dim=-1)
 
     def media(self, agent: Any) -> dict[str, Tensor]:
-        """With augmentation on: 16 images of the split as training shows them, for TensorBoard."""
-        if self._augment is None:
-            return {}
-        X = self._augment(self.X[:16], torch.Generator(self.device).manual_seed(0))  # (16, C, H, W)
-        low = X.amin(dim=(1, 2, 3), keepdim=True)
-        high = X.amax(dim=(1, 2, 3), keepdim=True)
-        return {"augmented": (X - low) / (high - low).clamp_min(1e-8)}  # each image in [0, 1]
+        """Images for TensorBoard: with augmentation on, 16 images as training shows them; for
+        an agent with a conv net, each conv layer's feature maps of the first image."""
+        images = {}
+        if self._augment is not None:
+            X = self._augment(self.X[:16], torch.Generator(self.device).manual_seed(0))
+            low = X.amin(dim=(1, 2, 3), keepdim=True)
+            high = X.amax(dim=(1, 2, 3), keepdim=True)
+            images["augmented"] = (X - low) / (high - low).clamp_min(1e-8)  # (16, C, H, W)
+        net = getattr(agent, "net", None)
+        if isinstance(net, torch.nn.Module) and self.X.dim() == 4:
+            for name, maps in representation.conv_feature_maps(net, self.X[0]).items():
+                images[f"feature_maps/{name}"] = maps
+        return images
+
+    def embedding(self, agent: Any, num_samples: int = 512) -> dict[str, Any] | None:
+        """The projector's view of what the agent's net learnt: its penultimate features of
+        held-out samples, with their labels and (for images) the images as sprites."""
+        net = getattr(agent, "net", None)
+        if not isinstance(net, torch.nn.Module) or self.task != "classification":
+            return None
+        X = self.X[:num_samples]
+        features = representation.penultimate_features(net, X)
+        if features is None:
+            return None
+        images = None
+        if X.dim() == 4 and X.shape[1] in (1, 3):
+            low, high = X.amin(dim=(1, 2, 3), keepdim=True), X.amax(dim=(1, 2, 3), keepdim=True)
+            images = (X - low) / (high - low).clamp_min(1e-8)  # sprites in [0, 1]
+        return {"mat": features, "metadata": self.y[:num_samples].tolist(), "label_img": images}
 
     def state_dict(self) -> dict[str, Any]:
         """Batch order, position, generators and the current batch: enough to continue exactly."""

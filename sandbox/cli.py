@@ -74,6 +74,8 @@ class RunFlags:
     """Stop the run when a loss or reward turns NaN/inf."""
     progress: bool = True
     """Show a progress bar on a terminal."""
+    histograms: bool = False
+    """Histograms of weights and gradients, and train/grad_norm, at every log (costs time)."""
     threads: int = 1
     """torch CPU threads: one is fastest for small models (NOTES.md); raise it for CNNs."""
 
@@ -213,6 +215,7 @@ def cmd_run(args: list[str]) -> int:
         checkpoint_every=run.checkpoint_every,
         progress=run.progress,
         stop_on_nonfinite=run.stop_on_nonfinite,
+        histograms=run.histograms,
     )
     _summary(result, run.logdir, run.experiment)
     return 0

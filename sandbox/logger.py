@@ -201,6 +201,34 @@ class Logger:
         """A batch of images ``(N, C, H, W)`` in [0, 1] as one grid at x = ``step``."""
         self.writer.add_image(tag, image_grid(images.detach().float().cpu()), global_step=step)
 
+    def histograms(self, agent: Any, step: int) -> dict[str, float]:
+        """Weights and last gradients of every ``nn.Module`` an agent holds (d2l §2.5, autograd),
+        as histograms; returns ``train/grad_norm``, the norm of all those gradients together."""
+        players = agent.items() if isinstance(agent, Mapping) else [("", agent)]
+        norms = []
+        for player, one in players:
+            for attr, module in vars(one).items():
+                if not isinstance(module, torch.nn.Module):
+                    continue
+                for name, p in module.named_parameters():
+                    tag = ".".join(part for part in (player, attr, name) if part)
+                    self.writer.add_histogram(f"weights/{tag}", p.detach(), step)
+                    if p.grad is not None:
+                        self.writer.add_histogram(f"grads/{tag}", p.grad, step)
+                        norms.append(p.grad.detach().norm())
+        return {"train/grad_norm": float(torch.stack(norms).norm())} if norms else {}
+
+    def media(self, env: Any, agent: Any, step: int, last: bool) -> None:
+        """An eval env's images (``media``) every evaluation; its projector embedding at the end."""
+        with torch.inference_mode():
+            if hasattr(env, "media"):
+                for name, images in env.media(agent).items():
+                    self.images(f"media/{name}", images, step)
+            if last and hasattr(env, "embedding"):
+                embedding = env.embedding(agent)
+                if embedding is not None:
+                    self.writer.add_embedding(**embedding, global_step=step, tag="embedding")
+
     def config(self, config: Mapping[str, Any]) -> None:
         """The resolved config, as a two-column Markdown table (TEXT tab) and HParams session.
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor
 from tqdm import tqdm
 
@@ -183,6 +182,7 @@ def train(
     progress: bool = True,
     stop_on_nonfinite: bool = True,
     resume: str | os.PathLike | None = None,
+    histograms: bool = False,
 ) -> RunResult:
     """Train ``agent`` on ``env`` for ``steps`` samples, logging to TensorBoard.
 
@@ -206,6 +206,8 @@ def train(
         progress: show a progress bar (on a terminal).
         stop_on_nonfinite: stop with ``NonFiniteError`` when a logged value is NaN/inf.
         resume: a run directory to continue from its checkpoint, in the same directory.
+        histograms: at each log, histograms of the agent's weights and gradients
+            (``weights/*``, ``grads/*``) and the gradient norm (``train/grad_norm``).
 
     Returns:
         The run's ``RunResult``.
@@ -336,6 +338,8 @@ def train(
                     now = time.perf_counter()
                     values = {**sums.means(), **episodes.means()}
                     values["time/fps"] = (samples - s_log) / max(now - t_log, 1e-9)
+                    if histograms and logger is not None:
+                        values.update(logger.histograms(agent, samples))
                     t_log, s_log, next_log = now, samples, _next(samples, log_every)
                     log(values)
                     bar.update(samples - bar.n)
@@ -343,10 +347,8 @@ def train(
                 if eval_env is not None and (samples >= next_eval or samples >= steps):
                     next_eval = _next(samples, eval_every)
                     final = log(read_figures(evaluate(eval_env, agent)))
-                    if logger is not None and hasattr(eval_env, "media"):
-                        with torch.inference_mode():
-                            for name, images in eval_env.media(agent).items():
-                                logger.images(f"media/{name}", images, samples)
+                    if logger is not None:
+                        logger.media(eval_env, agent, samples, last=samples >= steps)
                 if samples >= next_ckpt:
                     next_ckpt = _next(samples, checkpoint_every)
                     save()
