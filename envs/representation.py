@@ -1,47 +1,56 @@
 """What a network learnt to see (d2l §1.x representation learning): features and feature maps.
 
-Read with forward hooks, so any ``nn.Module`` works: the input of its last ``nn.Linear`` is
-the learnt representation (the projector's embedding), and the output of each ``nn.Conv2d``
-is a stack of feature maps (one grey image per channel).
+Read with forward hooks while the agent acts, so any ``nn.Module`` works: the input of the
+last ``nn.Linear`` that runs is the learnt representation (the projector's embedding), and
+the output of each ``nn.Conv2d`` is a stack of feature maps (one grey image per channel).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
 
-def penultimate_features(net: nn.Module, X: Tensor) -> Tensor | None:
-    """The input of ``net``'s last ``nn.Linear`` for the batch ``X``: ``(N, features)``.
+def penultimate_features(
+    net: nn.Module, forward: Callable[[Tensor], Any], X: Tensor
+) -> Tensor | None:
+    """The input of the last of ``net``'s ``nn.Linear`` layers that ``forward(X)`` runs.
 
-    ``None`` for a net without a linear layer.
+    Returns ``(N, features)``, or ``None`` when no linear layer of ``net`` ran.
 
     Example:
         >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
-        >>> penultimate_features(net, torch.zeros(5, 4)).shape
+        >>> penultimate_features(net, net, torch.zeros(5, 4)).shape
         torch.Size([5, 3])
     """
-    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        return None
     captured: list[Tensor] = []
-    hook = linears[-1].register_forward_hook(lambda m, inputs, out: captured.append(inputs[0]))
+    hooks = [
+        m.register_forward_hook(lambda m, inputs, out: captured.append(inputs[0]))
+        for m in net.modules()
+        if isinstance(m, nn.Linear)
+    ]
     try:
         with torch.no_grad():
-            net(X)
+            forward(X)
     finally:
-        hook.remove()
-    return captured[0].flatten(1)
+        for hook in hooks:
+            hook.remove()
+    return captured[-1].flatten(1) if captured else None
 
 
-def conv_feature_maps(net: nn.Module, x: Tensor) -> dict[str, Tensor]:
-    """Each ``nn.Conv2d``'s output for one image ``x`` ``(C, H, W)``, as images ``(C', 1, H', W')``
-    scaled to [0, 1] per channel; keyed by the layer's name.
+def conv_feature_maps(
+    net: nn.Module, forward: Callable[[Tensor], Any], x: Tensor
+) -> dict[str, Tensor]:
+    """Each ``nn.Conv2d``'s output as ``forward`` runs on one image ``x`` ``(C, H, W)``, as
+    images ``(C', 1, H', W')`` scaled to [0, 1] per channel; keyed by the layer's name.
 
     Example:
         >>> net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU())
-        >>> conv_feature_maps(net, torch.rand(1, 8, 8))["0"].shape
+        >>> conv_feature_maps(net, net, torch.rand(1, 8, 8))["0"].shape
         torch.Size([4, 1, 8, 8])
     """
     captured: dict[str, Tensor] = {}
@@ -52,7 +61,7 @@ def conv_feature_maps(net: nn.Module, x: Tensor) -> dict[str, Tensor]:
     ]
     try:
         with torch.no_grad():
-            net(x.unsqueeze(0))
+            forward(x.unsqueeze(0))
     finally:
         for hook in hooks:
             hook.remove()

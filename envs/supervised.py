@@ -395,7 +395,8 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
             images["augmented"] = (X - low) / (high - low).clamp_min(1e-8)  # (16, C, H, W)
         net = getattr(agent, "net", None)
         if isinstance(net, torch.nn.Module) and self.X.dim() == 4:
-            for name, maps in representation.conv_feature_maps(net, self.X[0]).items():
+            act = _deterministic(agent)
+            for name, maps in representation.conv_feature_maps(net, act, self.X[0]).items():
                 images[f"feature_maps/{name}"] = maps
         return images
 
@@ -406,7 +407,7 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         if not isinstance(net, torch.nn.Module) or self.task != "classification":
             return None
         X = self.X[:num_samples]
-        features = representation.penultimate_features(net, X)
+        features = representation.penultimate_features(net, _deterministic(agent), X)
         if features is None:
             return None
         images = None
@@ -442,3 +443,8 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
     def config_dict(self) -> dict[str, Any]:
         """The env's options, for the run's config table and checkpoint."""
         return dataclasses.asdict(getattr(self, "config", self.options))
+
+
+def _deterministic(agent: Any) -> Callable[[Tensor], Tensor]:
+    """The agent's evaluation-mode policy, for the representation hooks."""
+    return lambda obs: agent.act(obs, deterministic=True)
