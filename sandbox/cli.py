@@ -76,6 +76,8 @@ class RunFlags:
     """Show a progress bar on a terminal."""
     histograms: bool = False
     """Histograms of weights and gradients, and train/grad_norm, at every log (costs time)."""
+    projector: bool = False
+    """At the end, a classifier's learnt embedding (labels, sprites) for TensorBoard's projector."""
     threads: int = 1
     """torch CPU threads: one is fastest for small models (NOTES.md); raise it for CNNs."""
 
@@ -216,6 +218,7 @@ def cmd_run(args: list[str]) -> int:
         progress=run.progress,
         stop_on_nonfinite=run.stop_on_nonfinite,
         histograms=run.histograms,
+        projector=run.projector,
     )
     _summary(result, run.logdir, run.experiment)
     return 0

@@ -218,13 +218,13 @@ class Logger:
                         norms.append(p.grad.detach().norm())
         return {"train/grad_norm": float(torch.stack(norms).norm())} if norms else {}
 
-    def media(self, env: Any, agent: Any, step: int, last: bool) -> None:
-        """An eval env's images (``media``) every evaluation; its projector embedding at the end."""
+    def media(self, env: Any, agent: Any, step: int, projector: bool = False) -> None:
+        """An eval env's images (``media``); with ``projector``, its embedding for the projector."""
         with torch.inference_mode():
             if hasattr(env, "media"):
                 for name, images in env.media(agent).items():
                     self.images(f"media/{name}", images, step)
-            if last and hasattr(env, "embedding"):
+            if projector and hasattr(env, "embedding"):
                 embedding = env.embedding(agent)
                 if embedding is not None:
                     self.writer.add_embedding(**embedding, global_step=step, tag="embedding")

@@ -183,6 +183,7 @@ def train(
     stop_on_nonfinite: bool = True,
     resume: str | os.PathLike | None = None,
     histograms: bool = False,
+    projector: bool = False,
 ) -> RunResult:
     """Train ``agent`` on ``env`` for ``steps`` samples, logging to TensorBoard.
 
@@ -208,6 +209,8 @@ def train(
         resume: a run directory to continue from its checkpoint, in the same directory.
         histograms: at each log, histograms of the agent's weights and gradients
             (``weights/*``, ``grads/*``) and the gradient norm (``train/grad_norm``).
+        projector: at the end, the eval env's ``embedding(agent)`` for TensorBoard's
+            projector (a classifier's learnt features; ~0.1 s to write).
 
     Returns:
         The run's ``RunResult``.
@@ -348,7 +351,7 @@ def train(
                     next_eval = _next(samples, eval_every)
                     final = log(read_figures(evaluate(eval_env, agent)))
                     if logger is not None:
-                        logger.media(eval_env, agent, samples, last=samples >= steps)
+                        logger.media(eval_env, agent, samples, projector and samples >= steps)
                 if samples >= next_ckpt:
                     next_ckpt = _next(samples, checkpoint_every)
                     save()

@@ -150,7 +150,14 @@ def run_tour(
         steps = max(env.num_envs, round(stop.steps * scale))
         start = time.perf_counter()
         result = train(
-            env, agent, steps, seed=seed, logdir=logdir, experiment="tour", progress=progress
+            env,
+            agent,
+            steps,
+            seed=seed,
+            logdir=logdir,
+            experiment="tour",
+            progress=progress,
+            projector=True,  # the classifiers' learnt embeddings, for the Projector tab
         )
         visits.append(Visit(stop, result, time.perf_counter() - start))
     return visits

@@ -18,7 +18,7 @@ def _run(tmp_path, steps, **kwargs):
 
 
 def test_a_cnn_run_shows_feature_maps_and_a_labelled_embedding_with_sprites(tmp_path):
-    result = _run(tmp_path, 3_000, agent={"model": "cnn"})
+    result = _run(tmp_path, 3_000, agent={"model": "cnn"}, projector=True)
     acc = EventAccumulator(str(result.run_dir), size_guidance={"images": 0})
     acc.Reload()
     maps = [t for t in acc.Tags()["images"] if t.startswith("media/feature_maps/")]
@@ -47,3 +47,4 @@ def test_histograms_and_grad_norm_are_opt_in(tmp_path):
     plain_acc = EventAccumulator(str(plain.run_dir))
     plain_acc.Reload()
     assert plain_acc.Tags()["histograms"] == []
+    assert not list(plain.run_dir.glob("*/embedding"))  # the projector is opt-in too
