@@ -29,7 +29,8 @@ def test_parallel_runs_into_one_logdir_get_their_own_directories(tmp_path):
 
 
 PEAK_RSS = """
-import resource, sys, sandbox
+import resource, sys, sandbox, torch
+torch.set_num_threads(1)
 env = sandbox.make(sys.argv[1], num_envs=int(sys.argv[2]))
 agent = sandbox.make_agent(sys.argv[3], env)
 sandbox.train(env, agent, int(sys.argv[4]), seed=0, logdir=sys.argv[5], progress=False)
@@ -41,6 +42,8 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
     "env_id,num_envs,agent,steps",
     [
         ("sandbox/LinReg-v0", 10, "gradient", 5_000),
+        # DQN's replay buffer is preallocated: ten times the transitions, the same memory
+        pytest.param("sandbox/CartPole-v1", 8, "dqn", 3_000, marks=pytest.mark.slow),
     ],
 )
 def test_memory_stays_flat_over_ten_times_the_steps(tmp_path, env_id, num_envs, agent, steps):
