@@ -49,6 +49,32 @@ def cluster_sums(X: Tensor, assignment: Tensor, num_clusters: int) -> tuple[Tens
     return sums, counts
 
 
+def cluster_means(X: Tensor, assignment: Tensor, num_clusters: int) -> tuple[Tensor, Tensor]:
+    """Each cluster's mean ``(k, d)`` and its number of points ``(k,)`` (empty: mean 0).
+
+    Example:
+        >>> means, counts = cluster_means(torch.tensor([[0.0], [2.0], [7.0]]),
+        ...                               torch.tensor([1, 1, 0]), 3)
+        >>> means.flatten().tolist(), counts.tolist()
+        ([7.0, 1.0, 0.0], [1.0, 2.0, 0.0])
+    """
+    sums, counts = cluster_sums(X, assignment, num_clusters)
+    return sums / counts.clamp(min=1).unsqueeze(1), counts
+
+
+def sq_dist_to_means(X: Tensor, assignment: Tensor, means: Tensor) -> Tensor:
+    """Each point's squared distance to the mean of its cluster, ``means[assignment]``: ``(N,)``."""
+    # index_select rather than means[assignment]: the same rows, 2-6x faster on CPU.
+    if len(X) <= CHUNK:
+        return (X - means.index_select(0, assignment)).square_().sum(dim=1)  # (N,)
+    # A large batch in slices: the (CHUNK, d) temporaries stay in cache (2x faster on CPU).
+    out = X.new_empty(len(X))  # (N,)
+    slices = zip(X.split(CHUNK), assignment.split(CHUNK), out.split(CHUNK), strict=True)
+    for X_c, a_c, out_c in slices:
+        torch.sum((X_c - means.index_select(0, a_c)).square_(), dim=1, out=out_c)
+    return out
+
+
 def within_cluster_sq_dist(X: Tensor, assignment: Tensor, num_clusters: int) -> Tensor:
     """Each point's squared distance to the mean of its cluster's points in ``X``: ``(N,)``.
 
@@ -59,16 +85,7 @@ def within_cluster_sq_dist(X: Tensor, assignment: Tensor, num_clusters: int) -> 
         ...                        torch.tensor([0, 0, 1]), 2).tolist()
         [1.0, 1.0, 0.0]
     """
-    sums, counts = cluster_sums(X, assignment, num_clusters)
-    means = sums / counts.clamp(min=1).unsqueeze(1)  # (k, d); an empty cluster's row is unused
-    if len(X) <= CHUNK:
-        return (X - means[assignment]).square().sum(dim=1)  # (N,)
-    # A large batch in slices: the (CHUNK, d) temporaries stay in cache (2x faster on CPU).
-    out = X.new_empty(len(X))  # (N,)
-    slices = zip(X.split(CHUNK), assignment.split(CHUNK), out.split(CHUNK), strict=True)
-    for X_c, a_c, out_c in slices:
-        torch.sum((X_c - means[a_c]).square_(), dim=1, out=out_c)
-    return out
+    return sq_dist_to_means(X, assignment, cluster_means(X, assignment, num_clusters)[0])
 
 
 class ClusteringEnv(SupervisedEnv):
@@ -142,26 +159,38 @@ class ClusteringEnv(SupervisedEnv):
         return self.with_split("test" if len(self._parts["test"]) else "train")
 
     def step(self, action: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
-        """Reward the batch's assignment (labels unused), then show the next batch."""
+        """Reward the batch's assignment (labels unused), then show the next batch.
+
+        ``info["cluster_means"]`` ``(k, d)`` and ``info["cluster_sizes"]`` ``(k,)`` are what the
+        reward was measured against: the batch's mean and number of points per cluster under
+        this action (derived from the obs and the action alone). A k-means agent's update
+        step needs exactly these, so it reads them rather than making a second pass.
+        """
         self._check_action(action)
         if self._check_action.check_values:
-            reward = -within_cluster_sq_dist(self._obs, action, self.num_clusters)  # (N,)
+            means, sizes = cluster_means(self._obs, action, self.num_clusters)
+            reward = -sq_dist_to_means(self._obs, action, means)  # (N,)
         else:
-            reward = self._masked_reward(action)
+            reward, means, sizes = self._masked_reward(action)
         final_obs = self._obs
         obs = self._next_batch()
-        info = {"final_obs": final_obs, "_final_obs": self._terminated}
+        info = {
+            "final_obs": final_obs,
+            "_final_obs": self._terminated,
+            "cluster_means": means,
+            "cluster_sizes": sizes,
+        }
         return obs, reward, self._terminated, self._truncated, info
 
-    def _masked_reward(self, action: Tensor) -> Tensor:
+    def _masked_reward(self, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         # On an accelerator the checker does not read values (a host sync): an index out of
         # range would crash the device in index_add_. It gets NaN instead, which the loop's
         # per-interval non-finite check reports (docs/architecture.md).
         valid = (action >= 0) & (action < self.num_clusters)  # (N,)
-        distance = within_cluster_sq_dist(
-            self._obs, torch.where(valid, action, 0), self.num_clusters
-        )
-        return torch.where(valid, -distance, torch.nan)
+        action = torch.where(valid, action, 0)
+        means, sizes = cluster_means(self._obs, action, self.num_clusters)
+        distance = sq_dist_to_means(self._obs, action, means)
+        return torch.where(valid, -distance, torch.nan), means, sizes
 
     def _next_batch(self) -> Tensor:
         if self.num_envs < len(self.X) or self.split != "train":
@@ -206,8 +235,7 @@ class ClusteringEnv(SupervisedEnv):
         if self.image_shape is None:
             return {}
         assignment = self.assign(lambda x: agent.act(x, deterministic=True))
-        sums, counts = cluster_sums(self.X, assignment, self.num_clusters)
-        means = sums / counts.clamp(min=1).unsqueeze(1)  # (k, d); an empty cluster is black
+        means, _ = cluster_means(self.X, assignment, self.num_clusters)  # empty: black
         low, high = self.X.min(), self.X.max()
         images = (means - low) / (high - low).clamp(min=1e-12)
         return {"cluster_centers": images.reshape(self.num_clusters, *self.image_shape)}

@@ -252,6 +252,23 @@ def test_train_inertia_equals_a_direct_computation(env_id):
     assert float(metrics["train/inertia"]) == pytest.approx(float(direct), rel=1e-4)
 
 
+@pytest.mark.parametrize("agent_name,num_envs", [("kmeans", 16), ("lloyd", 120)])
+def test_agents_learn_the_same_from_the_envs_cluster_means_or_their_own(agent_name, num_envs):
+    """The env's info["cluster_means"] spares the agent a pass; the update must not change."""
+    env = sandbox.make("sandbox/IrisClusters-v0", num_envs=num_envs)
+    obs, _ = env.reset(seed=0)
+    sandbox.seed_everything(0)
+    with_info, without_info = (sandbox.make_agent(agent_name, env) for _ in range(2))
+    action = with_info.act(obs)
+    without_info.centers = with_info.centers.clone()
+    next_obs, reward, term, trunc, info = env.step(action)
+    own = {k: v for k, v in info.items() if not k.startswith("cluster_")}
+    m1 = with_info.learn(sandbox.Transition(obs, action, reward, next_obs, term, trunc, info))
+    m2 = without_info.learn(sandbox.Transition(obs, action, reward, next_obs, term, trunc, own))
+    torch.testing.assert_close(with_info.centers, without_info.centers)
+    assert float(m1["train/inertia"]) == pytest.approx(float(m2["train/inertia"]), rel=1e-6)
+
+
 def test_kmeans_plusplus_puts_one_centre_in_each_far_blob():
     g = torch.Generator().manual_seed(0)
     offsets = torch.tensor([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0], [100.0, 100.0]])
