@@ -19,6 +19,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from agents.nets import make_net
+from sandbox import distributed
 from sandbox.core import Env, Transition, UsageError, env_device
 
 
@@ -92,6 +93,9 @@ class GradientAgent:
             except ValueError as e:
                 raise UsageError(f"agent 'gradient': {e}") from None
         self.net = net.to(self.device)
+        # Training forwards go through DistributedDataParallel under torchrun, so that the
+        # backward in learn() averages gradients across ranks; the net itself otherwise.
+        self.train_net = distributed.wrap(self.net)
         self._grad_reward: Tensor | None = None  # -1/N per sample, reused every step
         if cfg.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(
@@ -112,7 +116,7 @@ class GradientAgent:
         if deterministic:
             with torch.no_grad():
                 return self.net(obs)
-        return self.net(obs)
+        return self.train_net(obs)
 
     def learn(self, transition: Transition) -> dict[str, Tensor]:
         """One SGD step on ``-reward.mean()``: the loss, for a reward that is ``-loss``."""

@@ -20,6 +20,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from agents.policies import ActorCritic, require_action_space
+from sandbox import distributed
 from sandbox.core import Env, Transition, env_device
 
 
@@ -135,6 +136,15 @@ def ppo_loss(
     return pg_loss, v_loss.mean(), approx_kl, clip_fraction
 
 
+def evaluate_actions(
+    net: ActorCritic, obs: Tensor, action: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """log pi(action | obs), the entropy and V(obs), each (B,): the update's one forward
+    (under torchrun, run by DistributedDataParallel, whose backward averages gradients)."""
+    logprob, entropy = net.evaluate(obs, action)
+    return logprob, entropy, net.value(obs)
+
+
 class PPOAgent:
     """PPO for Discrete or Box actions, buffering ``num_steps`` transitions per update.
 
@@ -152,6 +162,8 @@ class PPOAgent:
         self.device, self.num_envs = env_device(env), env.num_envs
         self.net = ActorCritic(env, cfg.num_hiddens, cfg.num_layers, cfg.activation).to(self.device)
         self.params = list(self.net.parameters())  # listed once: .parameters() walks modules
+        self.train_net = distributed.wrap(self.net, evaluate_actions)
+        self.world_size = distributed.world_size()  # samples: every rank's, for annealing
         # fused Adam: one kernel for all parameters, ~3x faster than the default on small MLPs
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=1e-5, fused=True)
         T, N = cfg.num_steps, env.num_envs
@@ -200,7 +212,7 @@ class PPOAgent:
         r["logprob"][i], r["reward"][i] = logprob, t.reward.detach()
         r["terminated"][i], r["done"][i] = t.terminated, done
         self.step += 1
-        self.samples += self.num_envs
+        self.samples += self.num_envs * self.world_size
         if self.step < self.config.num_steps:
             return {}
         self.step = 0
@@ -244,7 +256,7 @@ class PPOAgent:
             perm = torch.randperm(batch_size, device=self.device) if mb_size < batch_size else None
             for start in range(0, batch_size - mb_size + 1, mb_size):
                 mb = slice(None) if perm is None else perm[start : start + mb_size]  # (M,)
-                logprob, entropy = self.net.evaluate(b_obs[mb], b_action[mb])
+                logprob, entropy, value = self.train_net(b_obs[mb], b_action[mb])
                 mb_advantage = b_advantage[mb]
                 if cfg.norm_adv and mb_size > 1:
                     mb_advantage = (mb_advantage - mb_advantage.mean()) / (
@@ -254,7 +266,7 @@ class PPOAgent:
                     logprob,
                     b_logprob[mb],
                     mb_advantage,
-                    self.net.value(b_obs[mb]),
+                    value,
                     b_value[mb],
                     b_returns[mb],
                     clip_coef,
@@ -272,7 +284,9 @@ class PPOAgent:
                     [pg_loss, v_loss, entropy_loss, approx_kl, clip_fraction, loss]
                 ).detach()
                 num_updates += 1
-            if cfg.target_kl is not None and float(approx_kl) > 1.5 * cfg.target_kl:
+            # every rank takes the same decision (the ranks' mean KL), or DDP would wait forever
+            kl = distributed.all_reduce_mean(approx_kl) if cfg.target_kl is not None else None
+            if kl is not None and float(kl) > 1.5 * cfg.target_kl:
                 break
 
         # 3. what SB3 logs

@@ -130,6 +130,7 @@ class GANGame:
         # torch.device('cuda') != a tensor's device('cuda:0'): take the indexed form.
         self.device = torch.empty(0, device=device).device
         self.num_envs, self.split = num_envs, split
+        self.rank, self.world_size = 0, 1  # a data-parallel run's slice of each round: shard()
         self.agents = list(PLAYERS)
         self.spec = None
         perm = torch.randperm(len(real), generator=torch.Generator().manual_seed(cfg.data_seed))
@@ -214,15 +215,30 @@ class GANGame:
                 raise NonFiniteError(f"{who} hold NaN/inf values: the game diverged") from None
             raise ActionError(f"{who}: {e}") from None
 
+    def shard(self, rank: int, world_size: int) -> None:
+        """Play this rank's slice of each global round (a data-parallel run).
+
+        Every rank draws the same order and noise for ``world_size * num_envs`` samples a
+        round and takes rows ``[rank N, (rank + 1) N)``: together, one process's round.
+        """
+        if self.num_envs * world_size > len(self.X):
+            raise UsageError(
+                f"{world_size} ranks x num_envs {self.num_envs} exceeds the {len(self.X)} "
+                "training samples"
+            )
+        self.rank, self.world_size = rank, world_size
+
     def _new_round(self) -> None:
-        n = self.num_envs
-        if self._pos + n > len(self._order):  # the epoch's tail, then a new permutation
+        n, size = self.num_envs, self.num_envs * self.world_size  # this rank's, all ranks'
+        if self._pos + size > len(self._order):  # the epoch's tail, then a new permutation
             perm = torch.randperm(len(self.X), generator=self._generator, device=self.device)
             self._order, self._pos = torch.cat([self._order[self._pos :], perm]), 0
-        self._real = self.X[self._order[self._pos : self._pos + n]]  # (N, *shape)
-        self._pos += n
+        mine = slice(self.rank * n, (self.rank + 1) * n)
+        self._real = self.X[self._order[self._pos : self._pos + size][mine]]  # (N, *shape)
+        self._pos += size
         latent = self.config.latent_dim
-        self._noise = torch.randn(n, latent, generator=self._generator, device=self.device)
+        noise = torch.randn(size, latent, generator=self._generator, device=self.device)
+        self._noise = noise[mine]  # (N, latent)
         self._disc_obs = self._real  # before the generator acts, only the real batch is there
         self.agent_selection, self._turn = "generator", 0
 

@@ -43,6 +43,7 @@ from envs.loaders import (
     feature_stats,
     split_indices,
 )
+from sandbox import distributed
 from sandbox.checks import ActionChecker
 from sandbox.core import UsageError
 from sandbox.registry import build_config
@@ -198,6 +199,7 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         # "cuda" -> "cuda:0": the device tensors report, which the action check compares to.
         self.device = torch.empty(0, device=device).device
         self.num_envs, self.split = num_envs, split
+        self.rank, self.world_size = 0, 1  # a data-parallel run's slice of each batch: shard()
         self.feedback = cfg.feedback
         self.num_classes = class_count(y, num_classes)
         self.task = "regression" if self.num_classes is None else "classification"
@@ -296,6 +298,24 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
             X = wrappers.add_feature_noise(X, cfg.feature_noise, g)
         return X, y
 
+    def shard(self, rank: int, world_size: int) -> None:
+        """Show this rank its slice of each global batch (a data-parallel run).
+
+        Every rank draws the same permutations (same seed) and steps through global batches
+        of ``world_size * num_envs`` samples; rank ``r`` shows rows ``[r N, (r + 1) N)`` of
+        each. So the ranks' batches together are the batch one process with ``world_size``
+        times ``num_envs`` would show, and each sample is shown once per epoch across ranks.
+        ``score`` then scores this rank's share of the split and sums the figures over ranks.
+        """
+        if not 0 <= rank < world_size:
+            raise UsageError(f"rank must be in [0, {world_size}), got {rank}")
+        if self.split == "train" and self.num_envs * world_size > len(self.X):
+            raise UsageError(
+                f"{world_size} ranks x num_envs {self.num_envs} is larger than the train split "
+                f"({len(self.X)} samples); use at most {len(self.X) // world_size} per rank"
+            )
+        self.rank, self.world_size = rank, world_size
+
     def with_split(self, split: str) -> SupervisedEnv:
         """The same dataset and options on another split."""
         other = copy.copy(self)
@@ -335,13 +355,15 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         return reward.detach() if self._detach else reward
 
     def _next_batch(self) -> Tensor:
-        if self._pos + self.num_envs > len(self._order):
+        size = self.num_envs * self.world_size  # the global batch (all ranks)
+        if self._pos + size > len(self._order):
             # The tail of this epoch, then the next epoch's order: every batch is full and
             # every sample is shown once per epoch.
             self._order = torch.cat([self._order[self._pos :], self._epoch_order()])
             self._pos = 0
-        self._idx = self._order[self._pos : self._pos + self.num_envs]  # (N,)
-        self._pos += self.num_envs
+        start = self._pos + self.rank * self.num_envs  # this rank's rows of the global batch
+        self._idx = self._order[start : start + self.num_envs]  # (N,)
+        self._pos += size
         self._obs = self.X[self._idx]  # (N, *feature_shape)
         if self._augment is not None and self.split == "train":
             self._obs = self._augment(self._obs, self._augment_generator)
@@ -361,20 +383,45 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
 
         Regression: ``{"score": R², "r2", "mse"}``. Classification: ``{"score": accuracy,
         "accuracy", "mean_reward"}``, the last comparable with the training ``reward/mean``.
+        Sharded (``shard``): each rank answers for every ``world_size``-th sample from its
+        rank on, and the figures are those of the whole split, from sums over the ranks.
         """
-        starts = range(0, len(self.X), batch_size)
-        y_hat = torch.cat([policy(self.X[i : i + batch_size]) for i in starts])  # (n, *action)
+        X, y = self.X, self.y
+        if self.world_size > 1:  # this rank's share of the split
+            X, y = X[self.rank :: self.world_size], y[self.rank :: self.world_size]
+        starts = range(0, len(X), batch_size)
+        y_hat = torch.cat([policy(X[i : i + batch_size]) for i in starts])  # (n, *action)
         if tuple(y_hat.shape[1:]) != self.single_action_space.shape:
             raise UsageError(
                 f"policy answers of shape {tuple(y_hat.shape[1:])} per sample, expected "
                 f"{self.single_action_space.shape} ({self.single_action_space})"
             )
+        if self.world_size > 1:
+            return self._score_over_ranks(y_hat, y)
         if self.task == "regression":
             r2 = r2_score(y_hat, self.y)
             return {"score": r2, "r2": r2, "mse": (y_hat - self.y).square().mean()}
         accuracy = (self.predict(y_hat) == self.y).float().mean()
         mean_reward = self._reward_fn(y_hat, self.y).mean()
         return {"score": accuracy, "accuracy": accuracy, "mean_reward": mean_reward}
+
+    def _score_over_ranks(self, y_hat: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """``score``'s figures for the whole split from each rank's share: sums, reduced."""
+        n = torch.tensor([float(len(y))], device=self.device)
+        if self.task == "regression":  # R² needs the split's mean target first
+            first = distributed.all_reduce_sum(torch.cat([y.sum(0).flatten(), n]))
+            y_mean = (first[:-1] / first[-1]).view(y.shape[1:])  # (*target_shape)
+            sums = torch.stack(
+                [(y - y_hat).square().sum(), (y - y_mean).square().sum(), n[0] * y[0].numel()]
+            )
+            ss_res, ss_tot, count = distributed.all_reduce_sum(sums).unbind()
+            r2 = 1.0 - ss_res / ss_tot
+            return {"score": r2, "r2": r2, "mse": ss_res / count}
+        correct = (self.predict(y_hat) == y).float().sum()
+        sums = torch.stack([correct, self._reward_fn(y_hat, y).sum(), n[0]])
+        correct, reward, count = distributed.all_reduce_sum(sums).unbind()
+        accuracy = correct / count
+        return {"score": accuracy, "accuracy": accuracy, "mean_reward": reward / count}
 
     def predict(self, action: Tensor) -> Tensor:
         """The class each answer names: argmax of logits, ``logit > 0``, or the index itself."""
@@ -436,7 +483,8 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         self._augment_generator.set_state(state["augment_generator"])
         self._order = state["order"].to(self.device)
         self._pos, self.epoch = state["pos"], state["epoch"]
-        self._idx = self._order[self._pos - self.num_envs : self._pos]
+        start = self._pos - self.num_envs * (self.world_size - self.rank)
+        self._idx = self._order[start : start + self.num_envs]
         self._obs = state["obs"].to(self.device)
         return self._obs
 

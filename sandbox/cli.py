@@ -23,7 +23,7 @@ from typing import Any, Literal
 import torch
 import tyro
 
-from sandbox import compare, registry, tour
+from sandbox import compare, distributed, registry, tour
 from sandbox.checkpoint import load_checkpoint
 from sandbox.checks import run_checks
 from sandbox.core import CheckpointError, NonFiniteError, RunFailed, RunInterrupted, UsageError
@@ -83,6 +83,8 @@ class RunFlags:
 
 
 def _fail(message: str, code: int = 2) -> int:
+    if distributed.active() and not message.startswith("[rank"):  # which process says it
+        message = f"[rank {distributed.rank()}] {message}"
     print(f"sandbox: error: {message}", file=sys.stderr)
     return code
 
@@ -196,9 +198,10 @@ def cmd_run(args: list[str]) -> int:
     flags = _parse_flags(prog, env_cls, agent_cls, args, players)
     run: RunFlags = flags.run
     _set_threads(run.threads)
+    device = distributed.init(run.device)  # under torchrun: join the group, this rank's device
     seed_everything(run.seed)
     env = registry.make(
-        env_id, run.num_envs, device=run.device, **_options(getattr(flags, "env", None))
+        env_id, run.num_envs, device=device, **_options(getattr(flags, "env", None))
     )
     if players:
         options = {p: (n, _options(getattr(flags, p))) for p, n in players.items()}
@@ -220,7 +223,8 @@ def cmd_run(args: list[str]) -> int:
         histograms=run.histograms,
         projector=run.projector,
     )
-    _summary(result, run.logdir, run.experiment)
+    if distributed.is_main():
+        _summary(result, run.logdir, run.experiment)
     return 0
 
 
@@ -234,8 +238,10 @@ def _resume(args: list[str]) -> int:
     flags = _parse_flags("sandbox run --resume RUN_DIR", None, None, args)
     _set_threads(flags.run.threads)
     run_dir = Path(flags.run.resume)
-    state = load_checkpoint(run_dir)
+    state = load_checkpoint(run_dir)  # every rank reads the config (a data-parallel run too)
     c = state["config"]
+    # under torchrun each rank takes its own device of the type the run was trained on
+    device = distributed.init(c["device"].split(":")[0]) if distributed.launched() else c["device"]
     asked = any(a == "--steps" or a.startswith("--steps=") for a in args)
     steps = flags.run.steps if asked else c["steps"]
     if steps <= state["samples"]:
@@ -243,7 +249,7 @@ def _resume(args: list[str]) -> int:
             f"{run_dir} already holds {state['samples']} samples of the "
             f"{c['steps']} asked for; pass --steps N with N > {state['samples']}"
         )
-    env = registry.make(c["env_id"], c["num_envs"], device=c["device"], **c["env"])
+    env = registry.make(c["env_id"], c["num_envs"], device=device, **c["env"])
     if "players" in c:  # a game: one agent per player
         agent = registry.make_players(
             env, {p: (pc["agent"], pc["agent_config"]) for p, pc in c["players"].items()}
@@ -263,7 +269,8 @@ def _resume(args: list[str]) -> int:
         stop_on_nonfinite=flags.run.stop_on_nonfinite,
         resume=run_dir,
     )
-    _summary(result, str(run_dir.parent.parent), c["experiment"])
+    if distributed.is_main():
+        _summary(result, str(run_dir.parent.parent), c["experiment"])
     return 0
 
 
@@ -400,13 +407,16 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, NonFiniteError, RunFailed) as e:
         return _fail(str(e), code=1)
     except RunInterrupted as e:
-        print(f"sandbox: {e}", file=sys.stderr)
+        if distributed.is_main():  # every rank stopped at the same sample: one line
+            print(f"sandbox: {e}", file=sys.stderr)
         return 128 + e.signum
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
     except BrokenPipeError:  # `sandbox list | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from sandbox import distributed
 from sandbox.core import Agent, Env, env_device
 from sandbox.multi import MultiAgentEnv
 
@@ -77,12 +78,12 @@ def _play_episodes(
             returns += torch.where(take, torch.as_tensor(info["episode"]["r"], device=device), 0)
             lengths += torch.where(take, torch.as_tensor(info["episode"]["l"], device=device), 0)
             counted += take.long()
-    mean_return = returns.sum() / counted.sum()
-    return {
-        "score": mean_return,
-        "mean_reward": mean_return,
-        "mean_ep_length": lengths.sum() / counted.sum(),
-    }
+    # a data-parallel run: every rank played its own episodes; the mean is over all of them
+    ret, length, count = distributed.all_reduce_sum(
+        torch.stack([returns.sum(), lengths.sum(), counted.sum().float()])
+    ).unbind()
+    mean_return = ret / count
+    return {"score": mean_return, "mean_reward": mean_return, "mean_ep_length": length / count}
 
 
 def read_figures(figures: dict[str, Tensor]) -> dict[str, float]:

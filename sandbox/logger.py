@@ -10,7 +10,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +58,16 @@ class MetricSums:
                 self._sums[tag] = value.detach().float().clone()
                 self._counts[tag] = 1
 
-    def means(self) -> dict[str, float]:
-        """The mean of each tag since the last call, read in one transfer; then reset."""
+    def means(self, reduce: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:
+        """The mean of each tag since the last call, read in one transfer; then reset.
+
+        ``reduce`` maps the stacked means before the read (the mean over data-parallel ranks).
+        """
         if not self._sums:
             return {}
         tags = list(self._sums)
-        values = torch.stack([self._sums[t].mean() / self._counts[t] for t in tags]).tolist()
+        values = torch.stack([self._sums[t].mean() / self._counts[t] for t in tags])
+        values = (values if reduce is None else reduce(values)).tolist()
         self._sums.clear()
         self._counts.clear()
         return dict(zip(tags, values, strict=True))
@@ -98,8 +102,14 @@ class EpisodeSums:
         )
         self._sums = row if self._sums is None else self._sums + row
 
-    def means(self) -> dict[str, float]:
-        """Mean return and length since the last call (``{}`` if no episode ended); reset."""
+    def means(self, reduce: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:
+        """Mean return and length since the last call (``{}`` if no episode ended); reset.
+
+        ``reduce`` maps the ``(3,)`` sums before the read (the sum over data-parallel ranks,
+        which every rank calls, with or without episodes of its own).
+        """
+        if reduce is not None:
+            self._sums = reduce(torch.zeros(3) if self._sums is None else self._sums)
         if self._sums is None:
             return {}
         ret, length, count = self._sums.tolist()

@@ -22,6 +22,7 @@ from typing import Any
 from torch import Tensor
 from tqdm import tqdm
 
+from sandbox import distributed
 from sandbox.checkpoint import FILENAME, load_checkpoint, save_checkpoint
 from sandbox.core import (
     Agent,
@@ -57,11 +58,12 @@ class RunResult:
 
 
 @contextmanager
-def _stop_on_signal() -> Iterator[list[int]]:
+def _stop_on_signal(at_once_on_second: bool = True) -> Iterator[list[int]]:
     """Turn the first SIGINT/SIGTERM into a flag the loop checks between steps.
 
     Stopping between steps keeps the agent and env consistent, so the checkpoint written
-    then resumes exactly. A second Ctrl-C interrupts at once.
+    then resumes exactly. A second Ctrl-C interrupts at once, unless ``at_once_on_second``
+    is off: torchrun sends its workers the signal it got, on top of the terminal's.
     """
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
@@ -69,7 +71,7 @@ def _stop_on_signal() -> Iterator[list[int]]:
         return
 
     def handler(signum: int, frame: Any) -> None:
-        if received and signum == signal.SIGINT:
+        if received and signum == signal.SIGINT and at_once_on_second:
             raise KeyboardInterrupt
         received.append(signum)
 
@@ -225,9 +227,10 @@ def train(
     """
     if not isinstance(steps, int) or steps < 1:
         raise UsageError(f"steps must be a positive number of samples, got {steps!r}")
-    num_envs = env.num_envs
-    log_every = log_every or max(num_envs, steps // 100)
-    eval_every = eval_every or max(num_envs, steps // 10)
+    num_envs, world = env.num_envs, distributed.world_size()
+    batch = num_envs * world  # samples per step, every rank's together
+    log_every = log_every or max(batch, steps // 100)
+    eval_every = eval_every or max(batch, steps // 10)
     for name, value in (
         ("log_every", log_every),
         ("eval_every", eval_every),
@@ -235,6 +238,15 @@ def train(
     ):
         if value < 1:
             raise UsageError(f"{name} must be a positive number of samples, got {value}")
+    env_seed = seed
+    if world > 1:  # a data-parallel run under torchrun (sandbox/distributed.py)
+        for one in agent.values() if isinstance(agent, Mapping) else [agent]:
+            distributed.require_data_parallel(one)
+        if hasattr(env, "shard"):  # one seed, one global batch order; each rank its slice
+            env.shard(distributed.rank(), world)
+        else:  # a simulator: each rank steps its own sub-envs from its own seeds
+            env_seed = distributed.env_seed(seed, num_envs)
+        distributed.seed_rank(seed)
     if eval_env is None and hasattr(env, "eval_env"):
         eval_env = env.eval_env()
     config = _run_config(
@@ -246,43 +258,58 @@ def train(
         eval_every=eval_every,
         checkpoint_every=checkpoint_every,
         experiment=experiment,
+        **({"world_size": world} if world > 1 else {}),
     )
 
     play = Turns(env, agent) if isinstance(agent, Mapping) else _Steps(env, agent)
 
     # 1. start fresh, or continue a checkpointed run in its own directory
+    # (in a data-parallel run rank 0 reads or creates what exists once, and tells the others)
+    main, device = distributed.is_main(), env_device(env)
     if resume is not None:
         run_dir: Path | None = Path(resume)
-        state = load_checkpoint(run_dir, map_location=env_device(env))
-        play.start(seed, state)
+        where = env_device(env) if world == 1 else "cpu"  # rank 0 reads for every rank
+        state = distributed.on_main(lambda: load_checkpoint(run_dir, map_location=where))
+        saved_world = state["config"].get("world_size", 1)
+        if saved_world != world:
+            raise UsageError(
+                f"{run_dir} was trained by {saved_world} process(es) and resumes with the same "
+                f"number, got {world}: launch with torchrun --nproc-per-node {saved_world}"
+                if saved_world > 1
+                else f"{run_dir} was trained by one process: resume it without torchrun"
+            )
+        if distributed.rank() > 0:  # each rank continues from its own state
+            state = {**state, **state["other_ranks"][distributed.rank() - 1]}
+        play.start(env_seed, state)
         set_rng_state(state["rng"])
         samples = state["samples"]
     else:
-        play.start(seed)
+        play.start(env_seed)
         samples = 0
         run_dir = (
-            make_run_dir(logdir, experiment, config["env_id"], config["agent"], seed)
+            distributed.on_main(
+                lambda: make_run_dir(logdir, experiment, config["env_id"], config["agent"], seed)
+            )
             if logdir is not None
             else None
         )
     # On resume, TensorBoard drops what the stopped run wrote after its checkpoint.
-    logger = Logger(run_dir, purge_step=samples + 1 if resume else None) if run_dir else None
-    checkpoint = run_dir / FILENAME if run_dir else None
+    purge = samples + 1 if resume else None
+    logger = Logger(run_dir, purge_step=purge) if run_dir and main else None
+    checkpoint = run_dir / FILENAME if run_dir else None  # written by rank 0 only
     last_good: Path | None = checkpoint if resume else None
 
     def save() -> None:
         nonlocal last_good
         if checkpoint is None:
             return
-        save_checkpoint(
-            checkpoint,
-            {
-                "samples": samples,
-                "config": config,
-                **play.state_dict(),
-                "rng": rng_state(),
-            },
-        )
+        own = {**play.state_dict(), "rng": rng_state()}
+        states = distributed.gather_to_main(own) if world > 1 else [own]
+        if main:  # rank 0's state as one process's, the others' beside it
+            others = {"other_ranks": states[1:]} if world > 1 else {}
+            save_checkpoint(
+                checkpoint, {"samples": samples, "config": config, **states[0], **others}
+            )
         last_good = checkpoint
 
     def stopped() -> str:
@@ -317,29 +344,39 @@ def train(
         total=steps,
         initial=samples,
         unit="sample",
-        disable=None if progress else True,
+        disable=None if progress and main else True,
         dynamic_ncols=True,
         leave=False,
     )
     final: dict[str, float] = {}
     try:
-        with _stop_on_signal() as received:
+        with _stop_on_signal(at_once_on_second=world == 1) as received:
             while samples < steps:
                 try:
-                    samples += play.step(sums, episodes)
+                    samples += play.step(sums, episodes) * world
                 except NonFiniteError as e:  # an env that met a NaN action (a game: a round)
                     raise NonFiniteError(f"{e}; {stopped()}") from None
                 except (SandboxError, KeyboardInterrupt):
                     raise
                 except Exception as e:  # a crashed env worker, a bug: keep what was learnt
+                    if world > 1:  # the other ranks' states are out of reach: no checkpoint
+                        where = f"at sample {samples}"
+                        raise RunFailed(f"{distributed.failure(e, where)}; {stopped()}") from e
                     raise RunFailed(
                         f"{type(e).__name__} at sample {samples}: {str(e).strip()}; "
                         f"{_save_after_crash(save, stopped)}"
                     ) from e
 
-                if samples >= next_log or samples >= steps:
+                at_log = samples >= next_log or samples >= steps
+                if at_log:
                     now = time.perf_counter()
-                    values = {**sums.means(), **episodes.means()}
+                    if world > 1:  # every rank logs (and checks) the same: the run's means
+                        values = {
+                            **sums.means(distributed.all_reduce_mean),
+                            **episodes.means(lambda t: distributed.all_reduce_sum(t.to(device))),
+                        }
+                    else:
+                        values = {**sums.means(), **episodes.means()}
                     values["time/fps"] = (samples - s_log) / max(now - t_log, 1e-9)
                     if histograms and logger is not None:
                         values.update(logger.histograms(agent, samples))
@@ -355,21 +392,32 @@ def train(
                 if samples >= next_ckpt:
                     next_ckpt = _next(samples, checkpoint_every)
                     save()
-                if received:
+                if world > 1:  # stop together, at a log, whichever rank got the signal
+                    stop = at_log and distributed.any_rank(bool(received), device)
+                else:
+                    stop = bool(received)
+                if stop:
                     save()
                     if logger is not None:
                         logger.flush()
+                    signum = received[0] if received else signal.SIGTERM  # another rank's
+                    launch = f"torchrun --nproc-per-node {world} -m " if world > 1 else ""
                     saved = (
-                        f"checkpoint {checkpoint}; resume with: sandbox run --resume {run_dir}"
+                        f"checkpoint {checkpoint}; resume with: "
+                        f"{launch}sandbox run --resume {run_dir}"
                         if checkpoint
                         else "nothing saved (logdir=None)"
                     )
                     raise RunInterrupted(
-                        f"stopped by {signal.Signals(received[0]).name} at "
-                        f"sample {samples}; {saved}",
-                        received[0],
+                        f"stopped by {signal.Signals(signum).name} at sample {samples}; {saved}",
+                        signum,
                     )
         save()
+    except Exception as e:
+        if world == 1 or isinstance(e, SandboxError):
+            raise
+        # a collective (log, evaluation, checkpoint) met a rank that is gone
+        raise RunFailed(f"{distributed.failure(e, f'at sample {samples}')}; {stopped()}") from e
     finally:
         bar.close()
         if logger is not None:
