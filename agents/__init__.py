@@ -62,3 +62,9 @@ register_agent(
     learns_from="the reward's gradient",
     description="preset for GAN games: generator=gan-generator, discriminator=gan-discriminator",
 )
+register_agent(
+    "pipeline",
+    "agents.pipeline:PipelineAgent",
+    learns_from="the label, after acting",
+    description="hand-made features (HOG, PCA) + scikit-learn LogisticRegression/SVC, fitted once",
+)
