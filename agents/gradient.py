@@ -27,12 +27,15 @@ from sandbox.core import Env, Transition, UsageError, env_device
 class GradientConfig:
     """Hyperparameters of the gradient learner."""
 
-    model: Literal["linear", "mlp", "cnn"] = "linear"
-    """Model from the zoo (agents/nets.py): linear (softmax) regression, MLP, or a small CNN."""
+    model: Literal["linear", "mlp", "cnn", "attention"] = "linear"
+    """Model from the zoo (agents/nets.py): linear (softmax) regression, MLP, or a small CNN;
+    attention: multi-head self-attention over sequence observations (L, d)."""
     num_hiddens: int = 256
     """Hidden units of the MLP (and of the CNN's dense layer)."""
     num_layers: int = 1
-    """Hidden layers of the MLP."""
+    """Hidden layers of the MLP (encoder blocks of the attention model)."""
+    num_heads: int = 4
+    """Heads of the attention model (num_hiddens must be a multiple)."""
     dropout: float = 0.0
     """Dropout probability after each hidden layer (off during evaluation)."""
     optimizer: Literal["sgd", "adam"] = "sgd"
@@ -88,7 +91,13 @@ class GradientAgent:
         if net is None:
             try:
                 net = make_net(
-                    cfg.model, obs_shape, action_shape, cfg.num_hiddens, cfg.dropout, cfg.num_layers
+                    cfg.model,
+                    obs_shape,
+                    action_shape,
+                    cfg.num_hiddens,
+                    cfg.dropout,
+                    cfg.num_layers,
+                    num_heads=cfg.num_heads,
                 )
             except ValueError as e:
                 raise UsageError(f"agent 'gradient': {e}") from None

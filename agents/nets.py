@@ -12,7 +12,9 @@ import math
 
 import torch.nn as nn
 
-MODELS = ("linear", "mlp", "cnn")
+from agents.attention import AttentionNet
+
+MODELS = ("linear", "mlp", "cnn", "attention")
 
 
 def _head(action_shape: tuple[int, ...]) -> nn.Module:
@@ -93,6 +95,7 @@ def make_net(
     num_hiddens: int = 256,
     dropout: float = 0.0,
     num_layers: int = 1,
+    num_heads: int = 4,
 ) -> nn.Module:
     """Build the zoo's model ``name`` for these observation and action shapes."""
     if name == "linear":
@@ -101,4 +104,6 @@ def make_net(
         return mlp(obs_shape, action_shape, num_hiddens, dropout, num_layers)
     if name == "cnn":
         return cnn(obs_shape, action_shape, num_hiddens, dropout)
+    if name == "attention":  # agents/attention.py: multi-head self-attention over (L, d)
+        return AttentionNet(obs_shape, action_shape, num_hiddens, num_heads, num_layers, dropout)
     raise ValueError(f"unknown model {name!r}: expected one of {MODELS}")

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from gymnasium import spaces
 from torch import Tensor
 
+from agents.attention import AttentionNet
 from sandbox.core import Env, UsageError
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -58,6 +59,21 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+def attention(
+    env: Env, out_dim: int, num_hiddens: int, num_layers: int, out_gain: float
+) -> AttentionNet:
+    """The zoo's self-attention encoder over ``(L, d)`` observations, its readout initialised
+    as the MLP's last layer (orthogonal, gain ``out_gain``)."""
+    try:
+        net = AttentionNet(
+            env.single_observation_space.shape, (out_dim,), num_hiddens, 4, num_layers
+        )
+    except ValueError as e:
+        raise UsageError(f"the attention policy: {e}") from None
+    _init(net.readout, out_gain)
+    return net
+
+
 def _init(layer: nn.Linear, gain: float) -> nn.Linear:
     nn.init.orthogonal_(layer.weight, gain)
     nn.init.zeros_(layer.bias)
@@ -67,21 +83,34 @@ def _init(layer: nn.Linear, gain: float) -> nn.Linear:
 class ActorCritic(nn.Module):
     """Separate policy and value MLPs; a categorical or a diagonal Gaussian policy.
 
+    With ``net="attention"`` each of the two is the zoo's self-attention encoder
+    (``agents/attention.py``, ``num_layers`` blocks of ``num_hiddens`` units and 4 heads) over
+    sequence observations ``(L, d)``; ``activation`` is then unused.
+
     Actions are kept as the policy sampled them (a Gaussian sample may leave the Box);
     ``to_env`` turns them into what the env takes (clipped to the bounds; offset by a
     Discrete space's ``start``).
     """
 
     def __init__(
-        self, env: Env, num_hiddens: int = 64, num_layers: int = 2, activation: str = "tanh"
+        self,
+        env: Env,
+        num_hiddens: int = 64,
+        num_layers: int = 2,
+        activation: str = "tanh",
+        net: str = "mlp",
     ) -> None:
         super().__init__()
         space = env.single_action_space
         self.discrete = isinstance(space, spaces.Discrete)
         num_outputs = int(space.n) if self.discrete else int(np.prod(space.shape))
         d = obs_dim(env)
-        self.actor = mlp(d, num_outputs, num_hiddens, num_layers, activation, out_gain=0.01)
-        self.critic = mlp(d, 1, num_hiddens, num_layers, activation, out_gain=1.0)
+        if net == "attention":
+            self.actor = attention(env, num_outputs, num_hiddens, num_layers, out_gain=0.01)
+            self.critic = attention(env, 1, num_hiddens, num_layers, out_gain=1.0)
+        else:
+            self.actor = mlp(d, num_outputs, num_hiddens, num_layers, activation, out_gain=0.01)
+            self.critic = mlp(d, 1, num_hiddens, num_layers, activation, out_gain=1.0)
         if self.discrete:
             self.action_start = int(space.start)  # a Python int: no device read per step
         else:

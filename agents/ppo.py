@@ -62,6 +62,8 @@ class PPOConfig:
     """Hidden layers of each MLP."""
     activation: Literal["tanh", "relu"] = "tanh"
     """Hidden activation."""
+    net: Literal["mlp", "attention"] = "mlp"
+    """Policy and value networks: MLPs, or self-attention encoders over (L, d) sequences."""
 
     def __post_init__(self) -> None:
         for name in ("num_steps", "num_epochs", "num_minibatches", "num_hiddens", "num_layers"):
@@ -160,7 +162,8 @@ class PPOAgent:
         self.config = cfg = config or PPOConfig()
         require_action_space("ppo", env, (spaces.Discrete, spaces.Box))
         self.device, self.num_envs = env_device(env), env.num_envs
-        self.net = ActorCritic(env, cfg.num_hiddens, cfg.num_layers, cfg.activation).to(self.device)
+        net = ActorCritic(env, cfg.num_hiddens, cfg.num_layers, cfg.activation, cfg.net)
+        self.net = net.to(self.device)
         self.params = list(self.net.parameters())  # listed once: .parameters() walks modules
         self.train_net = distributed.wrap(self.net, evaluate_actions)
         self.world_size = distributed.world_size()  # samples: every rank's, for annealing

@@ -154,3 +154,10 @@ register_env(
     num_envs=64,
     description="generator vs discriminator on Fashion-MNIST from --env.data-root",
 )
+register_env(
+    "sandbox/Recall-v0",
+    "envs.recall:RecallEnv",
+    paradigm="classification",
+    num_envs=64,
+    description="associative recall: 8 key-value tokens, then a key; answer its value (attention)",
+)

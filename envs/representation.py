@@ -72,3 +72,38 @@ def conv_feature_maps(
         high = fmap.amax(dim=(2, 3), keepdim=True)
         maps[name] = (fmap - low) / (high - low).clamp_min(1e-8)
     return maps
+
+
+def attention_maps(
+    net: nn.Module, forward: Callable[[Tensor], Any], X: Tensor
+) -> dict[str, Tensor]:
+    """The attention weights of each of ``net``'s attention layers as ``forward(X)`` runs:
+    ``(N, heads, L, L)``, keyed by the layer's name.
+
+    An attention layer is any module with an ``attention_weights(input)`` method (the zoo's
+    ``agents.attention.MultiHeadSelfAttention``): its forward may run a fused kernel that never
+    returns the weights, so they are recomputed from the input the hook sees.
+
+    Example:
+        >>> from agents.attention import AttentionNet
+        >>> net = AttentionNet((5, 3), (2,), num_hiddens=8, num_heads=2)
+        >>> attention_maps(net, net, torch.zeros(4, 5, 3))["blocks.0.attention"].shape
+        torch.Size([4, 2, 5, 5])
+    """
+    captured: dict[str, Tensor] = {}
+
+    def keep(name: str) -> Callable[..., None]:
+        return lambda m, inputs, out: captured.__setitem__(name, m.attention_weights(inputs[0]))
+
+    hooks = [
+        m.register_forward_hook(keep(name))
+        for name, m in net.named_modules()
+        if callable(getattr(m, "attention_weights", None))
+    ]
+    try:
+        with torch.no_grad():
+            forward(X)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return captured
