@@ -18,6 +18,7 @@ import torch.nn as nn
 from gymnasium import spaces
 from torch import Tensor
 
+from agents import transfer
 from agents.nets import make_net
 from sandbox import distributed
 from sandbox.core import Env, Transition, UsageError, env_device
@@ -27,9 +28,10 @@ from sandbox.core import Env, Transition, UsageError, env_device
 class GradientConfig:
     """Hyperparameters of the gradient learner."""
 
-    model: Literal["linear", "mlp", "cnn", "attention"] = "linear"
+    model: Literal["linear", "mlp", "cnn", "attention", "resnet18", "mobilenet_v3_small"] = "linear"
     """Model from the zoo (agents/nets.py): linear (softmax) regression, MLP, or a small CNN;
-    attention: multi-head self-attention over sequence observations (L, d)."""
+    attention: multi-head self-attention over sequence observations (L, d); resnet18,
+    mobilenet_v3_small: a torchvision backbone with a new head (agents/transfer.py)."""
     num_hiddens: int = 256
     """Hidden units of the MLP (and of the CNN's dense layer)."""
     num_layers: int = 1
@@ -46,6 +48,13 @@ class GradientConfig:
     """SGD momentum."""
     weight_decay: float = 0.0
     """L2 penalty (d2l §3.7)."""
+    weights: str | None = "DEFAULT"
+    """torchvision models: a state_dict file, weights named by torchvision (DEFAULT,
+    IMAGENET1K_V1) read from its cache, or none (random initialization: from scratch)."""
+    freeze: bool = False
+    """torchvision models: train the new head only (backbone weights and BatchNorm fixed)."""
+    input_size: int = 32
+    """torchvision models: the side the images are resized to (grey repeated to RGB)."""
 
     def __post_init__(self) -> None:
         if not self.lr > 0:
@@ -62,6 +71,14 @@ class GradientConfig:
                 "momentum and weight_decay must be >= 0, "
                 f"got {self.momentum} and {self.weight_decay}"
             )
+        pretrained = self.weights not in ("DEFAULT", None, "none")
+        if self.model not in transfer.MODELS and (self.freeze or pretrained):
+            raise ValueError(
+                f"weights and freeze apply to the torchvision models {transfer.MODELS}, "
+                f"not to {self.model!r}"
+            )
+        if self.input_size < 1:
+            raise ValueError(f"input_size must be >= 1, got {self.input_size}")
 
 
 class GradientAgent:
@@ -88,6 +105,13 @@ class GradientAgent:
             )
         obs_shape, action_shape = env.single_observation_space.shape, env.single_action_space.shape
         self.device = env_device(env)
+        if net is None and cfg.model in transfer.MODELS:  # d2l §14.2: pretrained, new head
+            try:
+                net = transfer.transfer_net(
+                    cfg.model, obs_shape, action_shape, cfg.weights, cfg.freeze, cfg.input_size
+                )
+            except ValueError as e:
+                raise UsageError(f"agent 'gradient': {e}") from None
         if net is None:
             try:
                 net = make_net(
@@ -106,17 +130,16 @@ class GradientAgent:
         # backward in learn() averages gradients across ranks; the net itself otherwise.
         self.train_net = distributed.wrap(self.net)
         self._grad_reward: Tensor | None = None  # -1/N per sample, reused every step
+        params = [p for p in self.net.parameters() if p.requires_grad]  # not a frozen backbone
         if cfg.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(
-                self.net.parameters(),
+                params,
                 lr=cfg.lr,
                 momentum=cfg.momentum,
                 weight_decay=cfg.weight_decay,
             )
         else:
-            self.optimizer = torch.optim.Adam(
-                self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
-            )
+            self.optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def act(self, obs: Tensor, *, deterministic: bool = False) -> Tensor:
         """Predict for a batch; in training the output keeps its graph for ``learn``."""
