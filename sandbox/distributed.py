@@ -42,6 +42,8 @@ T = TypeVar("T")
 
 TIMEOUT = timedelta(minutes=10)
 """How long a collective waits for a silent rank before it fails (Gloo; NCCL's watchdog)."""
+STOP_CHECK_EVERY = 32
+"""Steps between the ranks' agreement on a stop signal (one tiny all-reduce; and at each log)."""
 _FAILED, _ALIVE = "sandbox/failed/", "sandbox/alive/"
 
 

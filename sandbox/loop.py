@@ -392,8 +392,10 @@ def train(
                 if samples >= next_ckpt:
                     next_ckpt = _next(samples, checkpoint_every)
                     save()
-                if world > 1:  # stop together, at a log, whichever rank got the signal
-                    stop = at_log and distributed.any_rank(bool(received), device)
+                if world > 1:  # stop together, whichever rank got the signal: at a log, and
+                    # every STOP_CHECK_EVERY steps (well within torchrun's 30 s before SIGKILL)
+                    check = at_log or (samples // batch) % distributed.STOP_CHECK_EVERY == 0
+                    stop = check and distributed.any_rank(bool(received), device)
                 else:
                     stop = bool(received)
                 if stop:
