@@ -110,6 +110,14 @@ def test_a_shard_larger_than_the_split_is_refused():
         env.shard(1, 2)
 
 
+def test_an_agent_without_a_data_parallel_form_is_refused():
+    from sandbox import distributed
+
+    env = sandbox.make("sandbox/CartPole-v1", num_envs=2)
+    with pytest.raises(sandbox.UsageError, match="agent 'dqn' has no data-parallel form"):
+        distributed.require_data_parallel(sandbox.make_agent("dqn", env))
+
+
 # --- torchrun, 2 processes on loopback ---------------------------------------------------------
 @pytest.mark.slow
 def test_two_ranks_of_b_equal_one_rank_of_2b_through_ctrl_c_and_resume(tmp_path):
