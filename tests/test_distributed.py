@@ -121,19 +121,10 @@ def test_an_agent_without_a_data_parallel_form_is_refused():
 # --- torchrun, 2 processes on loopback ---------------------------------------------------------
 @pytest.mark.slow
 def test_two_ranks_of_b_equal_one_rank_of_2b_through_ctrl_c_and_resume(tmp_path):
-    steps = 30_720  # 480 SGD steps of 64 samples
-
-    # one process, batch 64, straight through
-    sandbox.seed_everything(0)
-    env = sandbox.make("sandbox/Digits-v0", num_envs=64)
-    agent = sandbox.make_agent("gradient", env)
-    sandbox.train(env, agent, steps, seed=0, logdir=tmp_path / "one", progress=False)
-    one = {k: v.detach() for k, v in agent.net.state_dict().items()}
-
     # two processes, batch 32 each; Ctrl-C (SIGINT to the whole process group) mid-run
     logdir = tmp_path / "two"
     proc = subprocess.Popen(
-        torchrun(*DIGITS, "--num-envs", "32", "--steps", str(steps), "--logdir", str(logdir)),
+        torchrun(*DIGITS, "--num-envs", "32", "--steps", "100000000", "--logdir", str(logdir)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -148,16 +139,22 @@ def test_two_ranks_of_b_equal_one_rank_of_2b_through_ctrl_c_and_resume(tmp_path)
     assert len(list(logdir.rglob("events.out.tfevents.*"))) == 1
     assert "stopped by SIGINT" in err, err[-3000:]
     stopped_at = torch.load(run_dir / "checkpoint.pt", weights_only=True)["samples"]
-    assert 0 < stopped_at < steps, err[-3000:]
+    steps = stopped_at + 64 * 50  # 50 more SGD steps after the resume
 
-    # another world size is refused; the same one continues to the same parameters
+    # another world size is refused; the same one continues
     single = run([sys.executable, "-m", "sandbox", "run", "--resume", str(run_dir)])
     assert single.returncode == 2 and "trained by 2 process(es)" in single.stderr
-    done = run(torchrun("--resume", str(run_dir), "--no-progress"))
+    done = run(torchrun("--resume", str(run_dir), "--steps", str(steps), "--no-progress"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert run_dirs(logdir) == [run_dir]
+
+    # to the parameters of one process with batch 64, straight through
+    sandbox.seed_everything(0)
+    env = sandbox.make("sandbox/Digits-v0", num_envs=64)
+    agent = sandbox.make_agent("gradient", env)
+    sandbox.train(env, agent, steps, seed=0, logdir=None, progress=False)
     two = net_state(run_dir)
-    for name, value in one.items():
+    for name, value in agent.net.state_dict().items():
         torch.testing.assert_close(two[name], value, atol=1e-5, rtol=1e-4, msg=name)
 
 
@@ -195,6 +192,52 @@ def test_killing_one_rank_stops_the_other_naming_it(tmp_path):
     assert "[rank 0] stopped at sample" in err and "rank 1 stopped without a word" in err, err[
         -3000:
     ]
+
+
+FAILING_RANK = """
+import sys
+import sandbox
+from sandbox import distributed
+
+
+class FailsOnRank1:  # the env, but its 20th step raises on rank 1
+    def __init__(self, env):
+        self.env, self.steps = env, 0
+
+    def __getattr__(self, name):
+        return getattr(self.env, name)
+
+    def step(self, action):
+        self.steps += 1
+        if distributed.rank() == 1 and self.steps == 20:
+            raise ValueError("a bug on rank 1")
+        return self.env.step(action)
+
+
+distributed.init("cpu")
+sandbox.seed_everything(0)
+env = sandbox.make("sandbox/Digits-v0", num_envs=32)
+agent = sandbox.make_agent("gradient", env)
+try:
+    sandbox.train(FailsOnRank1(env), agent, 10**8, seed=0, logdir=sys.argv[1], progress=False)
+except sandbox.RunFailed as e:
+    sys.exit(f"sandbox: error: {e}")
+finally:
+    distributed.shutdown()
+"""
+
+
+@pytest.mark.slow
+def test_a_rank_that_raises_is_named_with_its_error_by_the_others(tmp_path):
+    script = tmp_path / "fails.py"
+    script.write_text(FAILING_RANK)
+    cmd = [*TORCHRUN, "--nproc-per-node", "2", "--master-addr", "127.0.0.1"]
+    cmd += ["--master-port", str(_free_port()), str(script), str(tmp_path)]
+    done = run(cmd, timeout=120)
+    assert done.returncode != 0
+    err = done.stderr
+    assert "[rank 1] ValueError: a bug on rank 1 at sample 1216" in err, err[-3000:]
+    assert "[rank 0] stopped at sample 1216: rank 1 failed: ValueError: a bug" in err, err[-3000:]
 
 
 def _worker_pid(parent: int, local_rank: int) -> int:
