@@ -181,14 +181,24 @@ def all_reduce_sum(tensor: Tensor) -> Tensor:
 
 
 def all_reduce_mean(tensor: Tensor) -> Tensor:
-    """The mean of ``tensor`` over the ranks (a new tensor; ``tensor`` itself alone)."""
+    """The mean of ``tensor`` over the ranks (a new tensor; ``tensor`` itself alone).
+
+    Example:
+        >>> all_reduce_mean(torch.tensor(2.0))
+        tensor(2.)
+    """
     if not active():
         return tensor
     return all_reduce_sum(tensor.detach().clone()) / world_size()
 
 
 def any_rank(flag: bool, device: str | torch.device = "cpu") -> bool:
-    """Whether ``flag`` is set on any rank (a collective: every rank must call it)."""
+    """Whether ``flag`` is set on any rank (a collective: every rank must call it).
+
+    Example:
+        >>> any_rank(True)
+        True
+    """
     if not active():
         return flag
     return bool(all_reduce_sum(torch.tensor([float(flag)], device=device)) > 0)
@@ -219,7 +229,12 @@ def on_main(fn: Callable[[], T]) -> T:
 
 
 def gather_to_main(obj: Any) -> list[Any] | None:
-    """Every rank's ``obj`` (tensors moved to the CPU) as a list on rank 0; ``None`` elsewhere."""
+    """Every rank's ``obj`` (tensors moved to the CPU) as a list on rank 0; ``None`` elsewhere.
+
+    Example:
+        >>> gather_to_main({"pos": 3})
+        [{'pos': 3}]
+    """
     obj = _to_cpu(obj)
     if not active():
         return [obj]
@@ -243,6 +258,10 @@ def env_seed(seed: int | None, num_envs: int) -> int | None:
 
     Gymnasium seeds sub-env ``i`` with ``seed + i``, so rank ``r`` starting at
     ``seed + r * num_envs`` gives every sub-env of the run its own seed.
+
+    Example:
+        >>> env_seed(7, num_envs=4)  # rank 0
+        7
     """
     return None if seed is None else seed + rank() * num_envs
 
@@ -266,7 +285,14 @@ def _store() -> Any:
 
 
 def is_collective_error(error: BaseException) -> bool:
-    """Whether ``error`` came from a collective whose peer is gone (Gloo, NCCL, the store)."""
+    """Whether ``error`` came from a collective whose peer is gone (Gloo, NCCL, the store).
+
+    Example:
+        >>> is_collective_error(RuntimeError("[gloo/transport/tcp/pair.cc] Connection reset"))
+        True
+        >>> is_collective_error(ValueError("a bug"))
+        False
+    """
     if isinstance(error, dist.DistError):
         return True
     text = str(error)
