@@ -168,7 +168,9 @@ def test_two_rank_ppo_learns_cartpole(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     [run_dir] = run_dirs(tmp_path)
     scalars = read_scalars(run_dir)
-    assert scalars["eval/score"][-1][1] >= 100, scalars["eval/score"]  # random play: ~20
+    returns = [value for _, value in scalars["rollout/ep_rew_mean"]]
+    assert sum(returns[:5]) / 5 < 30 and sum(returns[-10:]) / 10 >= 100, returns  # seed 0: 167
+    assert scalars["eval/score"][-1][1] >= 75, scalars["eval/score"]  # seed 0: 139
     # --steps counts both ranks' samples: 15,000 in all, 7,500 each
     assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["agent"]["samples"] == 15_000
 
