@@ -159,6 +159,25 @@ def test_two_ranks_of_b_equal_one_rank_of_2b_through_ctrl_c_and_resume(tmp_path)
 
 
 @pytest.mark.slow
+def test_two_rank_gan_equals_one_rank_of_twice_the_batch(tmp_path):
+    from agents.gan import make_players
+
+    args = ["sandbox/RingGAN-v0", "gan", "--num-envs", "32", "--steps", "4096", "--seed", "0"]
+    done = run(torchrun(*args, "--logdir", str(tmp_path), "--no-progress"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    [run_dir] = run_dirs(tmp_path)
+    two = torch.load(run_dir / "checkpoint.pt", weights_only=True)["agent"]
+
+    sandbox.seed_everything(0)
+    game = sandbox.make("sandbox/RingGAN-v0", num_envs=64)
+    players = make_players(game)
+    sandbox.train(game, players, 4096, seed=0, logdir=None, progress=False)
+    for player, agent in players.items():  # 64 rounds of Adam, both players
+        for name, value in agent.net.state_dict().items():
+            torch.testing.assert_close(two[player]["net"][name], value, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
 def test_two_rank_ppo_learns_cartpole(tmp_path):
     # RL Zoo's CartPole hyperparameters; 4 sub-envs per rank, each rank its own seeds
     zoo = "--num-steps 32 --num-epochs 20 --num-minibatches 1 --lr 1e-3 --gamma 0.98"
