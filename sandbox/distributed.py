@@ -243,6 +243,48 @@ def gather_to_main(obj: Any) -> list[Any] | None:
     return out
 
 
+SAME = "sandbox/same-as-rank-0"
+"""What a checkpoint holds, in another rank's state, for a tensor equal to rank 0's."""
+
+
+def dedupe(ref: Any, other: Any) -> Any:
+    """``other`` with each tensor equal to ``ref``'s at the same place replaced by ``SAME``.
+
+    DDP keeps the ranks' parameters and optimizer states equal, and sharded envs share their
+    batch order, so a checkpoint stores them once (rank 0's), not once per rank.
+
+    Example:
+        >>> ref = {"w": torch.ones(2), "obs": torch.zeros(1)}
+        >>> dedupe(ref, {"w": torch.ones(2), "obs": torch.ones(1)})
+        {'w': 'sandbox/same-as-rank-0', 'obs': tensor([1.])}
+    """
+    if isinstance(other, Tensor):
+        same = isinstance(ref, Tensor) and ref.shape == other.shape and ref.dtype == other.dtype
+        return SAME if same and torch.equal(ref, other) else other
+    if isinstance(other, dict) and isinstance(ref, dict):
+        return {k: dedupe(ref[k], v) if k in ref else v for k, v in other.items()}
+    if isinstance(other, list | tuple) and isinstance(ref, list | tuple) and len(ref) == len(other):
+        return type(other)(dedupe(a, b) for a, b in zip(ref, other, strict=True))
+    return other
+
+
+def undedupe(ref: Any, other: Any) -> Any:
+    """The inverse of ``dedupe``: ``SAME`` back to ``ref``'s tensor at the same place.
+
+    Example:
+        >>> ref = {"w": torch.ones(2), "obs": torch.zeros(1)}
+        >>> undedupe(ref, dedupe(ref, {"w": torch.ones(2), "obs": torch.ones(1)}))["w"]
+        tensor([1., 1.])
+    """
+    if isinstance(other, str) and other == SAME:
+        return ref
+    if isinstance(other, dict) and isinstance(ref, dict):
+        return {k: undedupe(ref[k], v) if k in ref else v for k, v in other.items()}
+    if isinstance(other, list | tuple) and isinstance(ref, list | tuple) and len(ref) == len(other):
+        return type(other)(undedupe(a, b) for a, b in zip(ref, other, strict=True))
+    return other
+
+
 def _to_cpu(obj: Any) -> Any:
     if isinstance(obj, Tensor):
         return obj.detach().cpu()

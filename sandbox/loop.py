@@ -279,7 +279,8 @@ def train(
                 else f"{run_dir} was trained by one process: resume it without torchrun"
             )
         if distributed.rank() > 0:  # each rank continues from its own state
-            state = {**state, **state["other_ranks"][distributed.rank() - 1]}
+            own = state["other_ranks"][distributed.rank() - 1]
+            state = {**state, **distributed.undedupe(state, own)}
         play.start(env_seed, state)
         set_rng_state(state["rng"])
         samples = state["samples"]
@@ -305,8 +306,12 @@ def train(
             return
         own = {**play.state_dict(), "rng": rng_state()}
         states = distributed.gather_to_main(own) if world > 1 else [own]
-        if main:  # rank 0's state as one process's, the others' beside it
-            others = {"other_ranks": states[1:]} if world > 1 else {}
+        if main:  # rank 0's state as one process's, the others' beside it (what differs)
+            others = (
+                {"other_ranks": [distributed.dedupe(states[0], s) for s in states[1:]]}
+                if world > 1
+                else {}
+            )
             save_checkpoint(
                 checkpoint, {"samples": samples, "config": config, **states[0], **others}
             )
