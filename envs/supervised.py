@@ -341,7 +341,7 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
     def step(self, action: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
         """Reward the answer for the current batch, then show the next batch."""
         self._check_action(action)
-        y = self.y[self._idx]  # (N, *target_shape) the labels of the batch acted on
+        y = self.y.index_select(0, self._idx)  # (N, *target_shape) the labels acted on
         reward = self.reward(action, y)  # (N,)
         info = {"final_obs": self._obs, "_final_obs": self._terminated}
         if self._detach:  # label feedback: the labels, after acting
@@ -364,7 +364,8 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         start = self._pos + self.rank * self.num_envs  # this rank's rows of the global batch
         self._idx = self._order[start : start + self.num_envs]  # (N,)
         self._pos += size
-        self._obs = self.X[self._idx]  # (N, *feature_shape)
+        # index_select: the rows of X[idx], 2-3x faster on CPU for a batch of rows
+        self._obs = self.X.index_select(0, self._idx)  # (N, *feature_shape)
         if self._augment is not None and self.split == "train":
             self._obs = self._augment(self._obs, self._augment_generator)
         return self._obs

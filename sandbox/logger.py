@@ -215,12 +215,15 @@ class Logger:
         """Weights and last gradients of every ``nn.Module`` an agent holds (d2l §2.5, autograd),
         as histograms; returns ``train/grad_norm``, the norm of all those gradients together."""
         players = agent.items() if isinstance(agent, Mapping) else [("", agent)]
-        norms = []
+        norms, seen = [], set()
         for player, one in players:
             for attr, module in vars(one).items():
                 if not isinstance(module, torch.nn.Module):
                     continue
                 for name, p in module.named_parameters():
+                    if id(p) in seen:  # the same parameter under another name (a DDP wrapper)
+                        continue
+                    seen.add(id(p))
                     tag = ".".join(part for part in (player, attr, name) if part)
                     self.writer.add_histogram(f"weights/{tag}", p.detach(), step)
                     if p.grad is not None:

@@ -35,6 +35,16 @@ def pytest_unconfigure(config):
     shutil.rmtree(getattr(config, "_sandbox_data_root", ""), ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread per test, as the CLI and the scripts run: small nets gain nothing
+    from more, and on a busy 2-core machine a second thread's waits cost more than its work."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

@@ -23,16 +23,6 @@ from tests.conftest import read_scalars
 SCRIPT = Path(__file__).parent.parent / "scripts" / "attention.py"
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread, as the scripts run: small nets gain nothing from more, and on a
-    busy machine a second thread's waits cost more than its work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("num_heads", [1, 4])
 def test_sdpa_attention_equals_softmax_qk_over_sqrt_d_times_v(num_heads):
     """The layer's fused ``scaled_dot_product_attention`` against the seed's formula, by hand."""

@@ -41,6 +41,8 @@ def test_histograms_and_grad_norm_are_opt_in(tmp_path):
     acc.Reload()
     tags = acc.Tags()["histograms"]
     assert {"weights/net.1.weight", "grads/net.1.weight"} <= set(tags)
+    # each parameter once, not again under the agent's DDP-ready alias (train_net)
+    assert not [tag for tag in tags if "train_net" in tag], tags
     norms = [v for _, v in read_scalars(watched.run_dir)["train/grad_norm"]]
     assert norms and all(v > 0 for v in norms)
     assert "train/grad_norm" not in read_scalars(plain.run_dir)
