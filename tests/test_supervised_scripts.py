@@ -6,28 +6,20 @@ written, and the printed verdicts are checked against thresholds asserted here.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
+from tests import conftest
+
 SCRIPTS = Path(__file__).parent.parent / "scripts"
 
 
 def run_script(name, capsys, *args):
-    """Import ``scripts/<name>.py`` and call its ``main`` (one torch thread, no TensorBoard)."""
-    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = module.main(["--logdir", "", *args])
-    finally:
-        torch.set_num_threads(threads)
-    return result, capsys.readouterr().out
+    """A script's ``main`` with no TensorBoard runs (``--logdir ""``)."""
+    return conftest.run_script(name, capsys, "--logdir", "", *args)
 
 
 def test_linear_regression_recovers_w_and_b(capsys):

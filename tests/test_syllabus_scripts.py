@@ -14,21 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import run_script
+
 SCRIPTS = Path(__file__).parent.parent / "scripts"
-
-
-def run_script(name, capsys, *args):
-    """Import ``scripts/<name>.py`` and call its ``main`` with one torch thread."""
-    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = module.main(list(args))
-    finally:
-        torch.set_num_threads(threads)
-    return result, capsys.readouterr().out
 
 
 def test_end_to_end_the_cnn_beats_every_hand_crafted_pipeline(capsys):
