@@ -15,6 +15,30 @@ import torch.nn as nn
 from torch import Tensor
 
 
+def _outputs(
+    net: nn.Module, forward: Callable[[Tensor], Any], X: Tensor, pick: Callable[[nn.Module], bool]
+) -> dict[str, tuple[Tensor, Tensor]]:
+    """``{name: (input, output)}`` of each of ``net``'s modules that ``pick`` accepts, as
+    ``forward(X)`` runs them (no grad), ordered by when each last ran; hooks removed after."""
+    captured: dict[str, tuple[Tensor, Tensor]] = {}
+
+    def keep(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, inputs: tuple[Tensor, ...], out: Tensor) -> None:
+            captured.pop(name, None)  # a module run again moves to the end
+            captured[name] = (inputs[0], out)
+
+        return hook
+
+    hooks = [m.register_forward_hook(keep(name)) for name, m in net.named_modules() if pick(m)]
+    try:
+        with torch.no_grad():
+            forward(X)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return captured
+
+
 def penultimate_features(
     net: nn.Module, forward: Callable[[Tensor], Any], X: Tensor
 ) -> Tensor | None:
@@ -27,19 +51,8 @@ def penultimate_features(
         >>> penultimate_features(net, net, torch.zeros(5, 4)).shape
         torch.Size([5, 3])
     """
-    captured: list[Tensor] = []
-    hooks = [
-        m.register_forward_hook(lambda m, inputs, out: captured.append(inputs[0]))
-        for m in net.modules()
-        if isinstance(m, nn.Linear)
-    ]
-    try:
-        with torch.no_grad():
-            forward(X)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return captured[-1].flatten(1) if captured else None
+    seen = _outputs(net, forward, X, lambda m: isinstance(m, nn.Linear))
+    return list(seen.values())[-1][0].flatten(1) if seen else None
 
 
 def conv_feature_maps(
@@ -53,20 +66,9 @@ def conv_feature_maps(
         >>> conv_feature_maps(net, net, torch.rand(1, 8, 8))["0"].shape
         torch.Size([4, 1, 8, 8])
     """
-    captured: dict[str, Tensor] = {}
-    hooks = [
-        m.register_forward_hook(lambda m, inputs, out, name=name: captured.__setitem__(name, out))
-        for name, m in net.named_modules()
-        if isinstance(m, nn.Conv2d)
-    ]
-    try:
-        with torch.no_grad():
-            forward(x.unsqueeze(0))
-    finally:
-        for hook in hooks:
-            hook.remove()
+    captured = _outputs(net, forward, x.unsqueeze(0), lambda m: isinstance(m, nn.Conv2d))
     maps = {}
-    for name, out in captured.items():
+    for name, (_, out) in captured.items():
         fmap = out[0].unsqueeze(1)  # (C', 1, H', W')
         low = fmap.amin(dim=(2, 3), keepdim=True)
         high = fmap.amax(dim=(2, 3), keepdim=True)
@@ -90,20 +92,6 @@ def attention_maps(
         >>> attention_maps(net, net, torch.zeros(4, 5, 3))["blocks.0.attention"].shape
         torch.Size([4, 2, 5, 5])
     """
-    captured: dict[str, Tensor] = {}
-
-    def keep(name: str) -> Callable[..., None]:
-        return lambda m, inputs, out: captured.__setitem__(name, m.attention_weights(inputs[0]))
-
-    hooks = [
-        m.register_forward_hook(keep(name))
-        for name, m in net.named_modules()
-        if callable(getattr(m, "attention_weights", None))
-    ]
-    try:
-        with torch.no_grad():
-            forward(X)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return captured
+    layers = dict(net.named_modules())
+    captured = _outputs(net, forward, X, lambda m: callable(getattr(m, "attention_weights", None)))
+    return {name: layers[name].attention_weights(x) for name, (x, _) in captured.items()}
