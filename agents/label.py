@@ -40,6 +40,28 @@ def label_loss(y_hat: Tensor, y: Tensor) -> Tensor:
     return F.cross_entropy(y_hat, y)
 
 
+def require_label_feedback(agent: str, env: Env) -> None:
+    """Refuse an env that will not reveal labels, before any run directory exists."""
+    feedback = getattr(env, "feedback", "label")
+    if feedback != "label":
+        raise UsageError(
+            f"agent {agent!r} learns from the label revealed after acting, but this env's "
+            f"feedback is {feedback!r}; use --env.feedback label"
+        )
+
+
+def revealed_label(agent: str, transition: Transition) -> Tensor:
+    """The labels a step revealed, ``info["target"]``; a clear error when it revealed none."""
+    target = transition.info.get("target")
+    if target is None:
+        raise UsageError(
+            f"agent {agent!r} learns from the label revealed after acting, but this env's "
+            f"info holds {sorted(transition.info) or 'nothing'}; use a supervised env "
+            "with --env.feedback label"
+        )
+    return target
+
+
 class LabelAgent(GradientAgent):
     """A model + optimizer that descends its own loss on the label the env reveals.
 
@@ -53,23 +75,12 @@ class LabelAgent(GradientAgent):
     name = "label"
 
     def __init__(self, env: Env, config: GradientConfig | None = None, **kwargs: Any) -> None:
-        feedback = getattr(env, "feedback", "label")
-        if feedback != "label":  # refuse before any run directory exists
-            raise UsageError(
-                f"agent 'label' learns from the label revealed after acting, but this env's "
-                f"feedback is {feedback!r}; use --env.feedback label"
-            )
+        require_label_feedback("label", env)
         super().__init__(env, config, **kwargs)
 
     def learn(self, transition: Transition) -> dict[str, Tensor]:
         """One optimizer step on ``label_loss(action, info["target"])``."""
-        target = transition.info.get("target")
-        if target is None:
-            raise UsageError(
-                "agent 'label' learns from the label revealed after acting, but this env's "
-                f"info holds {sorted(transition.info) or 'nothing'}; use a supervised env "
-                "with --env.feedback label"
-            )
+        target = revealed_label("label", transition)
         loss = label_loss(transition.action, target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -29,6 +29,7 @@ from sklearn.svm import SVC
 from threadpoolctl import ThreadpoolController
 from torch import Tensor
 
+from agents.label import require_label_feedback, revealed_label
 from sandbox.core import Env, Transition, UsageError, env_device
 
 LOG_EPS = math.log(1e-12)  # the log-probability of a class the classifier gives ~0 (finite)
@@ -113,12 +114,7 @@ class PipelineAgent:
 
     def __init__(self, env: Env, config: PipelineConfig | None = None) -> None:
         self.config = cfg = config or PipelineConfig()
-        feedback = getattr(env, "feedback", "label")
-        if feedback != "label":  # refuse before any run directory exists
-            raise UsageError(
-                f"agent 'pipeline' fits a classifier to the labels revealed after acting, but "
-                f"this env's feedback is {feedback!r}; use --env.feedback label"
-            )
+        require_label_feedback("pipeline", env)
         self.num_classes = getattr(env, "num_classes", None)
         if not self.num_classes:
             raise UsageError(
@@ -170,13 +166,7 @@ class PipelineAgent:
 
     def learn(self, transition: Transition) -> dict[str, Tensor]:
         """Buffer the batch's features and revealed labels; fit once ``fit_after`` are in."""
-        target = transition.info.get("target")
-        if target is None:
-            raise UsageError(
-                "agent 'pipeline' learns from the label revealed after acting, but this env's "
-                f"info holds {sorted(transition.info) or 'nothing'}; use a supervised env "
-                "with --env.feedback label"
-            )
+        target = revealed_label("pipeline", transition)
         if self.classifier is None:
             n, start = len(target), self.num_seen
             self.X_seen[start : start + n] = self.features(transition.obs)
