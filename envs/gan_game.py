@@ -234,7 +234,7 @@ class GANGame:
             perm = torch.randperm(len(self.X), generator=self._generator, device=self.device)
             self._order, self._pos = torch.cat([self._order[self._pos :], perm]), 0
         mine = slice(self.rank * n, (self.rank + 1) * n)
-        self._real = self.X[self._order[self._pos : self._pos + size][mine]]  # (N, *shape)
+        self._real = self.X.index_select(0, self._order[self._pos : self._pos + size][mine])
         self._pos += size
         latent = self.config.latent_dim
         noise = torch.randn(size, latent, generator=self._generator, device=self.device)

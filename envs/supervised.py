@@ -97,18 +97,6 @@ class SupervisedConfig:
             raise ValueError(f"imbalance must be in (0, 1], got {self.imbalance}")
 
 
-def r2_score(y_hat: Tensor, y: Tensor) -> Tensor:
-    """Coefficient of determination over all targets, as scikit-learn's ``r2_score`` (flattened).
-
-    Example:
-        >>> float(r2_score(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 2.0, 3.0])))
-        1.0
-    """
-    ss_res = (y - y_hat).square().sum()
-    ss_tot = (y - y.mean(dim=0)).square().sum()
-    return 1.0 - ss_res / ss_tot
-
-
 # --- rewards: (N, *action_shape), (N, *target_shape) -> (N,) -----------------------------
 def squared_error_reward(y_hat: Tensor, y: Tensor) -> Tensor:
     """``-sum((y_hat - y)**2)`` per sample, over target dimensions.
@@ -387,9 +375,8 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         Sharded (``shard``): each rank answers for every ``world_size``-th sample from its
         rank on, and the figures are those of the whole split, from sums over the ranks.
         """
-        X, y = self.X, self.y
-        if self.world_size > 1:  # this rank's share of the split
-            X, y = X[self.rank :: self.world_size], y[self.rank :: self.world_size]
+        # this rank's share of the split: the whole split in one process
+        X, y = self.X[self.rank :: self.world_size], self.y[self.rank :: self.world_size]
         starts = range(0, len(X), batch_size)
         y_hat = torch.cat([policy(X[i : i + batch_size]) for i in starts])  # (n, *action)
         if tuple(y_hat.shape[1:]) != self.single_action_space.shape:
@@ -397,17 +384,11 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
                 f"policy answers of shape {tuple(y_hat.shape[1:])} per sample, expected "
                 f"{self.single_action_space.shape} ({self.single_action_space})"
             )
-        if self.world_size > 1:
-            return self._score_over_ranks(y_hat, y)
-        if self.task == "regression":
-            r2 = r2_score(y_hat, self.y)
-            return {"score": r2, "r2": r2, "mse": (y_hat - self.y).square().mean()}
-        accuracy = (self.predict(y_hat) == self.y).float().mean()
-        mean_reward = self._reward_fn(y_hat, self.y).mean()
-        return {"score": accuracy, "accuracy": accuracy, "mean_reward": mean_reward}
+        return self._split_figures(y_hat, y)
 
-    def _score_over_ranks(self, y_hat: Tensor, y: Tensor) -> dict[str, Tensor]:
-        """``score``'s figures for the whole split from each rank's share: sums, reduced."""
+    def _split_figures(self, y_hat: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """``score``'s figures for the whole split from each rank's share, as sums reduced
+        over the ranks (``all_reduce_sum`` leaves them as they are in one process)."""
         n = torch.tensor([float(len(y))], device=self.device)
         if self.task == "regression":  # R² needs the split's mean target first
             first = distributed.all_reduce_sum(torch.cat([y.sum(0).flatten(), n]))
