@@ -79,6 +79,20 @@ class PPOConfig:
             raise ValueError("clip_coef must be > 0 and anneal_steps >= 0")
 
 
+CARTPOLE_ZOO = dict(
+    num_steps=32,
+    num_epochs=20,
+    num_minibatches=1,
+    lr=1e-3,
+    gamma=0.98,
+    gae_lambda=0.8,
+    clip_coef=0.2,
+    ent_coef=0.0,
+)
+"""RL Zoo's tuned PPO for CartPole-v1 with 8 envs; add ``anneal_steps=<budget>`` for its
+linear decay of lr and clip range (what the tests, scripts and bench/ppo_cartpole.py run)."""
+
+
 def compute_gae(
     reward: Tensor,
     value: Tensor,

@@ -99,23 +99,12 @@ def run_sandbox(seed: int, env_id: str) -> dict:
     import torch
 
     import sandbox
+    from agents.ppo import CARTPOLE_ZOO
 
     torch.set_num_threads(1)
     sandbox.seed_everything(seed)
     env = sandbox.make(env_id, num_envs=8)
-    agent = sandbox.make_agent(
-        "ppo",
-        env,
-        num_steps=32,
-        num_epochs=20,
-        num_minibatches=1,
-        lr=1e-3,
-        anneal_steps=STEPS,
-        gamma=0.98,
-        gae_lambda=0.8,
-        clip_coef=0.2,
-        ent_coef=0.0,
-    )
+    agent = sandbox.make_agent("ppo", env, anneal_steps=STEPS, **CARTPOLE_ZOO)
     evals, episodes = [], []
     recorder = Recorder(env, episodes)
 

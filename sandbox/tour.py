@@ -85,7 +85,9 @@ TOUR: list[Stop] = [
         "reward values, delayed",
         "mean_reward",
         60_000,
-        agent_options=dict(  # RL Zoo's CartPole hyperparameters
+        # RL Zoo's CartPole hyperparameters, agents.ppo.CARTPOLE_ZOO (sandbox names agents
+        # only by string, so it is not imported here)
+        agent_options=dict(
             num_steps=32,
             num_epochs=20,
             num_minibatches=1,

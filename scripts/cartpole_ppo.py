@@ -17,17 +17,7 @@ import argparse
 import torch
 
 import sandbox
-
-ZOO = dict(
-    num_steps=32,
-    num_epochs=20,
-    num_minibatches=1,
-    lr=1e-3,
-    gamma=0.98,
-    gae_lambda=0.8,
-    clip_coef=0.2,
-    ent_coef=0.0,
-)
+from agents.ppo import CARTPOLE_ZOO
 
 
 def main() -> None:
@@ -48,7 +38,7 @@ def main() -> None:
         env = sandbox.make(
             "CartPole-v1", num_envs=8, device=args.device, vectorization=args.vectorization
         )
-    agent = sandbox.make_agent("ppo", env, anneal_steps=args.steps, **ZOO)
+    agent = sandbox.make_agent("ppo", env, anneal_steps=args.steps, **CARTPOLE_ZOO)
     result = sandbox.train(
         env, agent, args.steps, seed=args.seed, logdir=args.logdir, experiment="cartpole_ppo"
     )

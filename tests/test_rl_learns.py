@@ -10,18 +10,9 @@ import pytest
 import torch
 
 import sandbox
+from agents.ppo import CARTPOLE_ZOO
 
-PPO_ZOO = dict(
-    num_steps=32,
-    num_epochs=20,
-    num_minibatches=1,
-    lr=1e-3,
-    anneal_steps=100_000,
-    gamma=0.98,
-    gae_lambda=0.8,
-    clip_coef=0.2,
-    ent_coef=0.0,
-)
+PPO_ZOO = dict(CARTPOLE_ZOO, anneal_steps=100_000)
 DQN_FAST = dict(num_hiddens=64, gradient_steps=64, double_dqn=True)
 
 
