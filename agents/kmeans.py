@@ -155,20 +155,33 @@ def minibatch_update(
     return centers + rate.unsqueeze(1) * (means - centers), seen, rate
 
 
-def lloyd_update(centers: Tensor, means: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
+def lloyd_update(
+    centers: Tensor, means: Tensor, counts: Tensor, reward: Tensor, frozen: Tensor | bool = False
+) -> tuple[Tensor, Tensor, Tensor]:
     """Lloyd's update step: each centre to the mean of its points; an empty one stays.
 
+    One per-centre figure, ``gap_c = ||m_c - c_c||²``, gives both the iteration's inertia
+    against the old centres (``inertia_from_reward``: ``-sum(reward) + sum_c n_c gap_c``) and
+    the centres' summed squared shift (the gaps of the centres that move), in a dozen small
+    ops: a Lloyd iteration on small data is mostly per-op overhead (bench/kmeans.py).
+
+    Args:
+        frozen: ``True`` (a bool tensor, to stay on the device) keeps every centre in place.
+
     Returns:
-        The new centres ``(k, d)`` and their summed squared shift (0-d).
+        The new centres ``(k, d)``, the inertia (0-d) and the summed squared shift (0-d).
 
     Example:
-        >>> c, shift = lloyd_update(torch.tensor([[0.0], [5.0]]), torch.tensor([[1.0], [0.0]]),
-        ...                         torch.tensor([3.0, 0.0]))
-        >>> c.flatten().tolist(), shift.item()
-        ([1.0, 5.0], 1.0)
+        >>> c, inertia, shift = lloyd_update(torch.tensor([[0.0], [5.0]]),
+        ...     torch.tensor([[1.0], [0.0]]), torch.tensor([3.0, 0.0]), torch.tensor([-2.0]))
+        >>> c.flatten().tolist(), inertia.item(), shift.item()
+        ([1.0, 5.0], 5.0, 1.0)
     """
-    new = torch.where(counts.unsqueeze(1) > 0, means, centers)  # (k, d)
-    return new, (new - centers).square().sum()
+    gap = (means - centers).square_().sum(1)  # (k,)
+    inertia = counts @ gap - reward.sum()
+    move = (counts > 0) & ~torch.as_tensor(frozen, device=centers.device)  # (k,)
+    shift = torch.where(move, gap, 0.0).sum()
+    return torch.where(move.unsqueeze(1), means, centers), inertia, shift
 
 
 class _Centers:
@@ -299,19 +312,17 @@ class LloydAgent(_Centers):
             grand_mean = (counts @ means / counts.sum()).expand_as(means)  # (k, d)
             total = inertia_from_reward(transition.reward, grand_mean, means, counts)
             self.tol = self.config.tol * total / (counts.sum() * means.shape[1])
-        # 2. the inertia of this iteration (against the centres it assigned with)
-        inertia = inertia_from_reward(transition.reward, self.centers, means, counts)
-        # 3. the update step, until one barely moves the centres (then they stay, as in
-        # scikit-learn, whose fit stops there)
-        centers, shift = lloyd_update(self.centers, means, counts)
-        done = self.converged  # before this step
-        self.centers = torch.where(done, self.centers, centers)
-        shift = torch.where(done, 0.0, shift)
-        self.converged = done | (shift <= self.tol)
+        # 2. the update step and this iteration's inertia (against the centres it assigned
+        # with), until a step barely moves the centres: then they stay, as in scikit-learn,
+        # whose fit stops there
+        self.centers, inertia, shift = lloyd_update(
+            self.centers, means, counts, transition.reward, frozen=self.converged
+        )
+        self.converged = self.converged | (shift <= self.tol)
         return {
             "train/inertia": inertia,
             "train/center_shift": shift,
-            "train/converged": self.converged.float(),
+            "train/converged": self.converged,  # a bool, averaged as a float when logged
         }
 
     def state_dict(self) -> dict[str, Any]:

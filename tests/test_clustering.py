@@ -230,12 +230,18 @@ def test_lloyd_update_and_inertia_from_reward_by_hand():
         torch.tensor([[1.0, 0.0], [4.0, 6.0], [0.0, 0.0]]),
         torch.tensor([2.0, 1.0, 0.0]),
     )
-    new, shift = lloyd_update(centers, means, counts)
+    # points (0,0), (2,0) in cluster 0 and (4,6) in cluster 1: rewards -1, -1, 0
+    reward = torch.tensor([-1.0, -1.0, 0.0])
+    new, inertia, shift = lloyd_update(centers, means, counts, reward)
     assert new.tolist() == [[1.0, 0.0], [4.0, 6.0], [9.0, 9.0]]  # the empty cluster stays
     assert float(shift) == 1.0 + 4.0
-    # points (0,0), (2,0) in cluster 0 and (4,6) in cluster 1: rewards -1, -1, 0
-    inertia = inertia_from_reward(torch.tensor([-1.0, -1.0, 0.0]), centers, means, counts)
     assert float(inertia) == (0 + 4) + 4  # |x - c|² against the old centres
+    assert float(inertia_from_reward(reward, centers, means, counts)) == float(inertia)
+    frozen, inertia_frozen, shift_frozen = lloyd_update(
+        centers, means, counts, reward, frozen=torch.tensor(True)
+    )
+    assert torch.equal(frozen, centers) and float(shift_frozen) == 0.0
+    assert float(inertia_frozen) == float(inertia)  # still measured against the centres
 
 
 @pytest.mark.parametrize("env_id", CLUSTER_ENVS)
