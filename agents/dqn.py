@@ -20,6 +20,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from agents.buffers import ReplayBuffer
+from agents.grads import clip_grad_norm_, zero_grad
 from agents.policies import QNetwork, require_action_space
 from sandbox.core import Env, Transition, env_device
 
@@ -96,7 +97,8 @@ class DQNAgent:
         self.q = QNetwork(env, cfg.num_hiddens, cfg.num_layers).to(self.device)
         self.q_target = QNetwork(env, cfg.num_hiddens, cfg.num_layers).to(self.device)
         self.q_target.load_state_dict(self.q.state_dict())
-        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=cfg.lr, fused=True)
+        self.params = list(self.q.parameters())
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, fused=True)
         self.buffer = ReplayBuffer(
             cfg.buffer_size, env.num_envs, env.single_observation_space.shape, (), self.device
         )
@@ -153,9 +155,9 @@ class DQNAgent:
                 target = td_target(b["reward"], next_q, b["terminated"], cfg.gamma)
             q = self.q(b["obs"]).gather(-1, b["action"][:, None]).squeeze(-1)  # (B,)
             loss = F.smooth_l1_loss(q, target)  # Huber, as SB3 and the Nature paper's clip
-            self.optimizer.zero_grad(set_to_none=True)
+            zero_grad(self.params)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.q.parameters(), cfg.max_grad_norm, foreach=True)
+            clip_grad_norm_(self.params, cfg.max_grad_norm)
             self.optimizer.step()
             loss_sum += loss.detach()
         return {

@@ -19,6 +19,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from agents import transfer
+from agents.grads import zero_grad
 from agents.nets import make_net
 from sandbox import distributed
 from sandbox.core import Env, Transition, UsageError, env_device
@@ -131,7 +132,7 @@ class GradientAgent:
         self.train_net = distributed.wrap(self.net)
         self._grad_reward: Tensor | None = None  # -1/N per sample, reused every step
         params = [p for p in self.net.parameters() if p.requires_grad]  # not a frozen backbone
-        self._params = params
+        self.params = params
         if cfg.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(
                 params,
@@ -165,8 +166,7 @@ class GradientAgent:
         # bwd, about half the overhead over a hand-written loop; bench/supervised_overhead.py).
         if self._grad_reward is None or self._grad_reward.shape != reward.shape:
             self._grad_reward = torch.full_like(reward, -1.0 / len(reward)).detach()  # (N,)
-        for p in self._params:  # optimizer.zero_grad(set_to_none=True), minus its profiler
-            p.grad = None  # record_function: ~5% of a small model's step
+        zero_grad(self.params)
         reward.backward(self._grad_reward)
         self.optimizer.step()
         # the loss per sample, averaged when the loop reads it (as reward/mean is): no

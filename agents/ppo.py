@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-import torch.nn as nn
 from gymnasium import spaces
 from torch import Tensor
 
+from agents.grads import clip_grad_norm_, zero_grad
 from agents.policies import ActorCritic, require_action_space
 from sandbox import distributed
 from sandbox.core import Env, Transition, env_device
@@ -112,12 +112,18 @@ def compute_gae(
     """
     delta = reward + gamma * next_value * (~terminated) - value  # (T, N)
     carry = gamma * gae_lambda * (~done)  # (T, N)
-    advantage = torch.empty_like(delta)
-    last = torch.zeros_like(delta[0])  # (N,)
-    for t in reversed(range(len(delta))):
-        last = delta[t] + carry[t] * last
-        advantage[t] = last
-    return advantage
+    # one op per step (rows from unbind, a fused multiply-add, one stack at the end): the
+    # recursion is T small ops, where indexing and writing each row would be five
+    advantages, last = [], torch.zeros_like(delta[0])  # (N,)
+    for delta_t, carry_t in zip(reversed(delta.unbind()), reversed(carry.unbind()), strict=True):
+        last = torch.addcmul(delta_t, carry_t, last)  # delta_t + carry_t * A_{t+1}
+        advantages.append(last)
+    return torch.stack(advantages[::-1])
+
+
+def normalize(advantage: Tensor) -> Tensor:
+    """Advantages shifted and scaled to mean 0 and standard deviation 1 (B,)."""
+    return (advantage - advantage.mean()) / (advantage.std() + 1e-8)
 
 
 def ppo_loss(
@@ -265,6 +271,10 @@ class PPOAgent:
         # 2. minibatch epochs
         batch_size = T * N
         mb_size = max(batch_size // cfg.num_minibatches, 1)
+        # advantages normalised per minibatch; one minibatch is the whole batch: once, here
+        norm_each = cfg.norm_adv and 1 < mb_size < batch_size
+        if cfg.norm_adv and mb_size == batch_size > 1:
+            b_advantage = normalize(b_advantage)
         sums = torch.zeros(6, device=self.device)  # pg, v, entropy, kl, clip, loss
         num_updates = 0
         for _ in range(cfg.num_epochs):
@@ -274,11 +284,7 @@ class PPOAgent:
             for start in range(0, batch_size - mb_size + 1, mb_size):
                 mb = slice(None) if perm is None else perm[start : start + mb_size]  # (M,)
                 logprob, entropy, value = self.train_net(b_obs[mb], b_action[mb])
-                mb_advantage = b_advantage[mb]
-                if cfg.norm_adv and mb_size > 1:
-                    mb_advantage = (mb_advantage - mb_advantage.mean()) / (
-                        mb_advantage.std() + 1e-8
-                    )
+                mb_advantage = normalize(b_advantage[mb]) if norm_each else b_advantage[mb]
                 pg_loss, v_loss, approx_kl, clip_fraction = ppo_loss(
                     logprob,
                     b_logprob[mb],
@@ -293,13 +299,14 @@ class PPOAgent:
                 loss = pg_loss + cfg.vf_coef * v_loss
                 if cfg.ent_coef:  # a zero-weight term would still cost its backward pass
                     loss = loss + cfg.ent_coef * entropy_loss
-                self.optimizer.zero_grad(set_to_none=True)
+                zero_grad(self.params)
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm, foreach=True)
+                clip_grad_norm_(self.params, cfg.max_grad_norm)
                 self.optimizer.step()
-                sums += torch.stack(
-                    [pg_loss, v_loss, entropy_loss, approx_kl, clip_fraction, loss]
-                ).detach()
+                with torch.no_grad():
+                    sums += torch.stack(
+                        [pg_loss, v_loss, entropy_loss, approx_kl, clip_fraction, loss]
+                    )
                 num_updates += 1
             # every rank takes the same decision (the ranks' mean KL), or DDP would wait forever
             kl = distributed.all_reduce_mean(approx_kl) if cfg.target_kl is not None else None

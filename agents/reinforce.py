@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-import torch.nn as nn
 from gymnasium import spaces
 from torch import Tensor
 
+from agents.grads import clip_grad_norm_, zero_grad
 from agents.policies import ActorCritic, require_action_space
 from sandbox.core import Env, Transition, env_device
 
@@ -78,7 +78,8 @@ class ReinforceAgent:
         require_action_space("reinforce", env, (spaces.Discrete, spaces.Box))
         self.device, self.num_envs = env_device(env), env.num_envs
         self.net = ActorCritic(env, cfg.num_hiddens, 2, cfg.activation).to(self.device)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, fused=True)
+        self.params = list(self.net.parameters())
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, fused=True)
         T, N = cfg.num_steps, env.num_envs
         obs_shape = env.single_observation_space.shape
         action_shape = env.single_action_space.shape
@@ -148,9 +149,9 @@ class ReinforceAgent:
         value_loss = (b_returns - value).square().mean()
         entropy_loss = -entropy.mean()
         loss = pg_loss + cfg.vf_coef * value_loss + cfg.ent_coef * entropy_loss
-        self.optimizer.zero_grad(set_to_none=True)
+        zero_grad(self.params)
         loss.backward()
-        nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm, foreach=True)
+        clip_grad_norm_(self.params, cfg.max_grad_norm)
         self.optimizer.step()
         return {
             "train/policy_gradient_loss": pg_loss.detach(),

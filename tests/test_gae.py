@@ -1,4 +1,4 @@
-"""Known answers: GAE, the PPO loss, the TD target and REINFORCE returns, worked by hand."""
+"""Known answers: GAE, the PPO loss, the TD target, REINFORCE returns and gradient clipping."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from agents.dqn import td_target
+from agents.grads import clip_grad_norm_, zero_grad
 from agents.ppo import compute_gae, ppo_loss
 from agents.reinforce import discounted_returns
 
@@ -86,3 +87,23 @@ def test_discounted_returns_by_hand():
     bootstrap = torch.tensor([[0.0], [0.0], [5.0]])
     returns = discounted_returns(reward, done, bootstrap, gamma=0.5)
     assert torch.allclose(returns, torch.tensor([[1.5], [1.0], [3.5]]))
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 1e3])
+def test_clip_grad_norm_matches_torchs(max_norm):
+    """The agents' clip (agents/grads.py) scales gradients exactly as torch's does."""
+    torch.manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(s)) for s in [(64, 4), (64,), (2, 64)]]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    for a, b in zip(ours, theirs, strict=True):
+        a.grad = torch.randn_like(a)
+        b.grad = a.grad.clone()
+    ours[1].grad = None  # a parameter without a gradient is skipped, as torch skips it
+    theirs[1].grad = None
+    norm = clip_grad_norm_(ours, max_norm)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm)
+    assert torch.allclose(norm, expected)
+    for a, b in zip(ours, theirs, strict=True):
+        assert (a.grad is None and b.grad is None) or torch.allclose(a.grad, b.grad)
+    zero_grad(ours)
+    assert all(p.grad is None for p in ours)
