@@ -211,11 +211,12 @@ class Logger:
     def scalars(self, step: int, values: Mapping[str, float]) -> None:
         """Write each ``tag: value`` at x = ``step`` (samples consumed), with the time of now.
 
-        They are handed to the writer in batches, at most every ``WRITE_EVERY_S`` seconds and
-        before any other write: each event wakes the writer's thread, which then competes
-        with the training step for the GIL (one event per scalar cost ~12% of a small
-        model's run; bench/supervised_overhead.py). The writer flushes its file every 120 s
-        and on ``flush``/``close`` anyway, so TensorBoard sees them no later.
+        One call is one event (a ``Summary`` with a value per tag, which TensorBoard reads as
+        one scalar per tag), and events go to the writer in batches, every ``WRITE_EVERY_S``
+        seconds and at ``flush``/``close``: each event costs protobuf and CRC work in Python
+        and wakes the writer's thread, and one event per scalar cost ~12% of a small model's
+        run (bench/supervised_overhead.py). The writer itself flushes its file every 120 s,
+        so TensorBoard sees a scalar at most ``WRITE_EVERY_S`` later than it would have.
         """
         self._pending.append((step, time.time(), values))
         if time.monotonic() >= self._next_write:
