@@ -60,8 +60,12 @@ class ActionChecker:
         # Reading values costs a host sync: only where that is free (CPU).
         self.check_values = self.device.type == "cpu"
         self.bounds = None
+        self.scalar_bounds: tuple[float, float] | None = None  # the same bounds everywhere
         if not self.discrete and space.is_bounded("both"):
             self.bounds = (torch.as_tensor(space.low), torch.as_tensor(space.high))
+            low, high = float(space.low.min()), float(space.high.max())
+            if low == float(space.low.max()) and high == float(space.high.min()):
+                self.scalar_bounds = (low, high)
 
     def __call__(self, action: object) -> None:
         """Raise ``ActionError`` unless ``action`` fits; return ``None`` when it does."""
@@ -101,6 +105,11 @@ class ActionChecker:
                 )
 
     def _check_box_values(self, a: Tensor) -> None:
+        if self.scalar_bounds is not None:  # one min/max read checks bounds, NaN and inf
+            low, high = self.scalar_bounds
+            a_min, a_max = (float(v) for v in a.aminmax())
+            if low <= a_min and a_max <= high:  # False for a NaN, which min/max propagate
+                return
         # One cheap reduction: NaN and inf propagate through a sum (isfinite().all() costs
         # ~10x more); only a non-finite sum pays for the exact count.
         if not math.isfinite(float(a.sum())) and not bool(torch.isfinite(a).all()):
