@@ -38,7 +38,15 @@ class Stop:
     """Samples at the default budget."""
     num_envs: int | None = None
     env_options: dict[str, Any] = field(default_factory=dict)
+    agent_preset: str | None = None
+    """Options kept with the agent, ``"package.module:NAME"``, loaded through the registry
+    (sandbox imports agents only by name); ``agent_options`` are added on top."""
     agent_options: dict[str, Any] = field(default_factory=dict)
+
+    def agent_kwargs(self) -> dict[str, Any]:
+        """The agent's options: the preset's, then this stop's own."""
+        preset = registry.load_entry_point(self.agent_preset) if self.agent_preset else {}
+        return {**preset, **self.agent_options}
 
 
 TOUR: list[Stop] = [
@@ -85,17 +93,8 @@ TOUR: list[Stop] = [
         "reward values, delayed",
         "mean_reward",
         60_000,
-        # RL Zoo's CartPole hyperparameters, agents.ppo.CARTPOLE_ZOO (sandbox names agents
-        # only by string, so it is not imported here)
-        agent_options=dict(
-            num_steps=32,
-            num_epochs=20,
-            num_minibatches=1,
-            lr=1e-3,
-            anneal_steps=60_000,
-            gamma=0.98,
-            gae_lambda=0.8,
-        ),
+        agent_preset="agents.ppo:CARTPOLE_ZOO",  # RL Zoo's CartPole hyperparameters
+        agent_options=dict(anneal_steps=60_000),
     ),
 ]
 
@@ -148,7 +147,7 @@ def run_tour(
         if players:  # a game: one agent per player, by the preset's names
             agent = registry.make_players(env, {p: (n, {}) for p, n in players.items()})
         else:
-            agent = registry.make_agent(stop.agent, env, **stop.agent_options)
+            agent = registry.make_agent(stop.agent, env, **stop.agent_kwargs())
         steps = max(env.num_envs, round(stop.steps * scale))
         start = time.perf_counter()
         result = train(

@@ -133,13 +133,18 @@ def tensorboard_server(logdir):
 SCRIPTS = Path(__file__).parent.parent / "scripts"
 
 
+def load_script(name):
+    """``scripts/<name>.py`` imported as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_script(name, capsys, *args):
     """Import ``scripts/<name>.py``, call its ``main(args)``; its result and what it printed.
 
     Tests call ``main`` in-process (no interpreter start-up); the autouse fixture above gives
     it one torch thread, as the scripts set for themselves when run as commands.
     """
-    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(list(args)), capsys.readouterr().out
+    return load_script(name).main(list(args)), capsys.readouterr().out

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import torch
 
 from tests import conftest
-
-SCRIPTS = Path(__file__).parent.parent / "scripts"
+from tests.conftest import SCRIPTS
 
 
 def run_script(name, capsys, *args):

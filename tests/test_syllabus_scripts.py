@@ -6,17 +6,13 @@ run from the command line with tiny budgets in one subprocess.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import run_script
-
-SCRIPTS = Path(__file__).parent.parent / "scripts"
+from tests.conftest import SCRIPTS, load_script, run_script
 
 
 def test_end_to_end_the_cnn_beats_every_hand_crafted_pipeline(capsys):
@@ -73,9 +69,7 @@ def test_autograd_equals_the_hand_derived_gradient_and_logs_histograms(capsys, t
 
 
 def test_gradients_by_hand_known_answer():
-    spec = importlib.util.spec_from_file_location("script_autograd", SCRIPTS / "autograd.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("autograd")
     X, y = torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0]])
     dW, db = module.gradients_by_hand(X, torch.tensor([[4.0]]), y)  # ŷ - y = 1
     assert dW.tolist() == [[-2.0, -4.0]] and db.tolist() == [-2.0]
