@@ -20,7 +20,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from agents.buffers import ReplayBuffer
-from agents.grads import clip_grad_norm_, zero_grad
+from agents.grads import adam_step, clip_grad_norm_, zero_grad
 from agents.policies import QNetwork, require_action_space
 from sandbox.core import Env, Transition, env_device
 
@@ -158,7 +158,7 @@ class DQNAgent:
             zero_grad(self.params)
             loss.backward()
             clip_grad_norm_(self.params, cfg.max_grad_norm)
-            self.optimizer.step()
+            adam_step(self.optimizer)
             loss_sum += loss.detach()
         return {
             "train/loss": loss_sum / cfg.gradient_steps,

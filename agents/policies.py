@@ -128,7 +128,10 @@ class ActorCritic(nn.Module):
         out = self.actor(obs)  # (B, num_actions) logits, or (B, action_dim) means
         if self.discrete:
             log_p = F.log_softmax(out, dim=-1)
-            action = torch.multinomial(log_p.exp(), 1).squeeze(-1)  # (B,)
+            # Gumbel-max: argmax(log p + G), G = -log E with E ~ Exp(1), is a draw from p; four
+            # small ops, where torch.multinomial costs 40-120 us per call on CPU
+            gumbel = torch.empty_like(log_p).exponential_().log_().neg_()  # (B, num_actions)
+            action = (log_p + gumbel).argmax(-1)  # (B,)
             return action, log_p.gather(-1, action[:, None]).squeeze(-1)
         action = out + self.log_std.exp() * torch.randn_like(out)  # (B, action_dim)
         return action.reshape(-1, *self.action_shape), self._gaussian_logprob(out, action)
@@ -139,14 +142,21 @@ class ActorCritic(nn.Module):
         return out.argmax(-1) if self.discrete else out.reshape(-1, *self.action_shape)
 
     def evaluate(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
-        """log pi(action | obs) and the policy's entropy, each (B,)."""
+        """log pi(action | obs) (B,), and what the policy's entropy comes from (``entropy``):
+        its log-probabilities (B, num_actions), or the Gaussian's log-std (B, action_dim)."""
         out = self.actor(obs)
         if self.discrete:
             log_p = F.log_softmax(out, dim=-1)  # (B, num_actions)
-            entropy = -(log_p.exp() * log_p).sum(-1)
-            return log_p.gather(-1, action.long()[:, None]).squeeze(-1), entropy
-        entropy = (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum().expand(len(out))
-        return self._gaussian_logprob(out, action.reshape(len(out), -1)), entropy
+            return log_p.gather(-1, action.long()[:, None]).squeeze(-1), log_p
+        log_std = self.log_std.expand(len(out), -1)  # (B, action_dim): state-independent
+        return self._gaussian_logprob(out, action.reshape(len(out), -1)), log_std
+
+    def entropy(self, dist: Tensor) -> Tensor:
+        """The entropy of ``evaluate``'s distribution, one per row: (B,) from (B, num_actions)
+        log-probabilities or (B, action_dim) log-stds; any leading dimensions are kept."""
+        if self.discrete:
+            return -(dist.exp() * dist).sum(-1)
+        return (0.5 + 0.5 * math.log(2 * math.pi) + dist).sum(-1)
 
     def _gaussian_logprob(self, mean: Tensor, action: Tensor) -> Tensor:
         z = (action - mean) / self.log_std.exp()  # (B, action_dim)

@@ -18,7 +18,7 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
-from agents.grads import clip_grad_norm_, zero_grad
+from agents.grads import adam_step, clip_grad_norm_, zero_grad
 from agents.policies import ActorCritic, require_action_space
 from sandbox.core import Env, Transition, env_device
 
@@ -140,19 +140,19 @@ class ReinforceAgent:
         )
 
         # 2. the policy gradient with the baseline, and the baseline's regression
-        logprob, entropy = self.net.evaluate(b_obs, b_action)  # (B,)
+        logprob, dist = self.net.evaluate(b_obs, b_action)  # (B,)
         value = self.net.value(b_obs)  # (B,)
         advantage = (b_returns - value).detach()
         if cfg.normalize_advantage:
             advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
         pg_loss = -(logprob * advantage).mean()
         value_loss = (b_returns - value).square().mean()
-        entropy_loss = -entropy.mean()
+        entropy_loss = -self.net.entropy(dist).mean()
         loss = pg_loss + cfg.vf_coef * value_loss + cfg.ent_coef * entropy_loss
         zero_grad(self.params)
         loss.backward()
         clip_grad_norm_(self.params, cfg.max_grad_norm)
-        self.optimizer.step()
+        adam_step(self.optimizer)
         return {
             "train/policy_gradient_loss": pg_loss.detach(),
             "train/value_loss": value_loss.detach(),

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from agents.dqn import td_target
-from agents.grads import clip_grad_norm_, zero_grad
-from agents.ppo import compute_gae, ppo_loss
+from agents.grads import adam_step, clip_grad_norm_, zero_grad
+from agents.ppo import compute_gae, ppo_loss, ratio_stats
 from agents.reinforce import discounted_returns
 
 T, F = True, False
@@ -46,7 +46,8 @@ def test_ppo_loss_by_hand():
     old = torch.zeros(2)
     adv = torch.tensor([1.0, -1.0])
     value, old_value, returns = torch.tensor([1.0, 3.0]), torch.tensor([0.0, 0.0]), torch.ones(2)
-    pg, v, kl, clip = ppo_loss(logprob, old, adv, value, old_value, returns, clip_coef=0.2)
+    pg, v = ppo_loss(logprob, old, adv, value, old_value, returns, clip_coef=0.2)
+    kl, clip = ratio_stats(logprob, old, clip_coef=0.2)
     # min(1.6487*1, 1.2*1) = 1.2 ; min(0.6065*-1, 0.8*-1) = -0.8 ; -(1.2 - 0.8)/2 = -0.2
     assert pg.item() == pytest.approx(-0.2)
     assert v.item() == pytest.approx((0 + 4) / 2)  # (1-1)^2, (3-1)^2
@@ -54,7 +55,7 @@ def test_ppo_loss_by_hand():
     assert kl.item() == pytest.approx(expected_kl)
     assert clip.item() == 1.0  # both ratios outside [0.8, 1.2]
     # value clipping (old 0, clip 0.2): max((1-1)^2, (0.2-1)^2) = .64; max((3-1)^2, (.2-1)^2) = 4
-    _, v_clipped, _, _ = ppo_loss(logprob, old, adv, value, old_value, returns, 0.2, True)
+    _, v_clipped = ppo_loss(logprob, old, adv, value, old_value, returns, 0.2, True)
     assert v_clipped.item() == pytest.approx((0.64 + 4) / 2)
 
 
@@ -107,3 +108,33 @@ def test_clip_grad_norm_matches_torchs(max_norm):
         assert (a.grad is None and b.grad is None) or torch.allclose(a.grad, b.grad)
     zero_grad(ours)
     assert all(p.grad is None for p in ours)
+
+
+def test_adam_step_is_torchs_fused_adam_step():
+    """agents/grads.adam_step moves parameters and keeps state as Adam.step() does, through
+    a learning-rate change and a state_dict round trip, skipping a parameter without grad."""
+    torch.manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(s)) for s in [(64, 4), (64,), (2, 64)]]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    make = lambda ps: torch.optim.Adam(ps, lr=1e-2, eps=1e-5, weight_decay=0.1, fused=True)  # noqa: E731
+    opt_ours, opt_theirs = make(ours), make(theirs)
+    for i in range(6):
+        grads = [torch.randn_like(p) for p in ours]
+        for a, b, g in zip(ours, theirs, grads, strict=True):
+            a.grad, b.grad = g.clone(), g.clone()
+        if i == 2:  # a parameter without a gradient stays, and its step count too
+            ours[1].grad = theirs[1].grad = None
+        if i == 3:
+            for opt in (opt_ours, opt_theirs):
+                opt.param_groups[0]["lr"] = 3e-3
+        if i == 4:  # a resumed optimizer: new state tensors
+            state = opt_ours.state_dict()
+            opt_ours = make(ours)
+            opt_ours.load_state_dict(state)
+        adam_step(opt_ours)
+        opt_theirs.step()
+    for a, b in zip(ours, theirs, strict=True):
+        assert torch.equal(a, b)  # the same kernel on the same state: bit for bit
+    for key in ("step", "exp_avg", "exp_avg_sq"):
+        for a, b in zip(ours, theirs, strict=True):
+            assert torch.equal(opt_ours.state[a][key], opt_theirs.state[b][key])

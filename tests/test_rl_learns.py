@@ -153,6 +153,24 @@ def test_policy_agents_accept_box_and_discrete(agent_id):
         env.step(action)  # the env's own ActionChecker accepts it
 
 
+def test_categorical_policy_samples_its_probabilities_and_scores_its_samples():
+    """ActorCritic.sample draws each action with the policy's probability (Gumbel-max) and
+    returns that action's log-probability, the one evaluate() gives."""
+    from agents.policies import ActorCritic
+
+    torch.manual_seed(0)
+    env = sandbox.make("sandbox/IrisClusters-v0", num_envs=4)  # Discrete(3) actions
+    net = ActorCritic(env)
+    with torch.no_grad():
+        net.actor[-1].bias.copy_(torch.tensor([0.5, -1.0, 1.5]))  # logits ~ the bias
+        obs = torch.zeros(100_000, 4)
+        action, logprob = net.sample(obs)
+        probs = net.actor(obs[:1]).softmax(-1)[0]
+        frequencies = torch.bincount(action, minlength=3) / len(action)
+        assert torch.allclose(frequencies, probs, atol=0.005)  # ~3 standard errors
+        assert torch.allclose(logprob, net.evaluate(obs, action)[0])
+
+
 def test_dqn_refuses_a_box_action_naming_both_spaces():
     with pytest.raises(sandbox.UsageError) as e:
         sandbox.make_agent("dqn", sandbox.make("sandbox/Pendulum-v1", num_envs=2))
