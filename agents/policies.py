@@ -130,8 +130,8 @@ class ActorCritic(nn.Module):
             log_p = F.log_softmax(out, dim=-1)
             # Gumbel-max: argmax(log p + G), G = -log E with E ~ Exp(1), is a draw from p; four
             # small ops, where torch.multinomial costs 40-120 us per call on CPU
-            gumbel = torch.empty_like(log_p).exponential_().log_().neg_()  # (B, num_actions)
-            action = (log_p + gumbel).argmax(-1)  # (B,)
+            log_e = torch.empty_like(log_p).exponential_().log_()  # (B, num_actions) = -G
+            action = (log_p - log_e).argmax(-1)  # (B,)
             return action, log_p.gather(-1, action[:, None]).squeeze(-1)
         action = out + self.log_std.exp() * torch.randn_like(out)  # (B, action_dim)
         return action.reshape(-1, *self.action_shape), self._gaussian_logprob(out, action)
