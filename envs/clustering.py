@@ -64,14 +64,15 @@ def cluster_means(X: Tensor, assignment: Tensor, num_clusters: int) -> tuple[Ten
 
 def sq_dist_to_means(X: Tensor, assignment: Tensor, means: Tensor) -> Tensor:
     """Each point's squared distance to the mean of its cluster, ``means[assignment]``: ``(N,)``."""
-    # index_select rather than means[assignment]: the same rows, 2-6x faster on CPU.
+    # index_select rather than means[assignment]: the same rows, 2-6x faster on CPU; the
+    # points subtracted from them in place: one (N, d) temporary, not two.
     if len(X) <= CHUNK:
-        return (X - means.index_select(0, assignment)).square_().sum(dim=1)  # (N,)
+        return means.index_select(0, assignment).sub_(X).square_().sum(dim=1)  # (N,)
     # A large batch in slices: the (CHUNK, d) temporaries stay in cache (2x faster on CPU).
     out = X.new_empty(len(X))  # (N,)
     slices = zip(X.split(CHUNK), assignment.split(CHUNK), out.split(CHUNK), strict=True)
     for X_c, a_c, out_c in slices:
-        torch.sum((X_c - means.index_select(0, a_c)).square_(), dim=1, out=out_c)
+        torch.sum(means.index_select(0, a_c).sub_(X_c).square_(), dim=1, out=out_c)
     return out
 
 
