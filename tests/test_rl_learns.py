@@ -171,6 +171,38 @@ def test_categorical_policy_samples_its_probabilities_and_scores_its_samples():
         assert torch.allclose(logprob, net.evaluate(obs, action)[0])
 
 
+def test_policy_log_probabilities_and_entropy_equal_torch_distributions():
+    """evaluate() and entropy() give what torch.distributions gives, Discrete and Box."""
+    from agents.policies import ActorCritic
+
+    torch.manual_seed(0)
+    for env_id in ("sandbox/CartPole-v1", "sandbox/Pendulum-v1"):
+        env = sandbox.make(env_id, num_envs=4)
+        net = ActorCritic(env)
+        obs = torch.randn(4, *env.single_observation_space.shape)
+        with torch.no_grad():
+            net.actor[-1].weight.normal_()  # logits/means far from the init's near-zero
+            if not net.discrete:
+                net.log_std.fill_(-0.7)
+            action, logprob = net.sample(obs)
+            out = net.actor(obs)
+            if net.discrete:
+                reference = torch.distributions.Categorical(logits=out)
+            else:
+                reference = torch.distributions.Normal(out, net.log_std.exp())
+            expected_logprob = reference.log_prob(action)
+            expected_entropy = reference.entropy()
+            if not net.discrete:  # a diagonal Gaussian: independent dimensions add up
+                expected_logprob, expected_entropy = (
+                    expected_logprob.sum(-1),
+                    expected_entropy.sum(-1),
+                )
+            got_logprob, dist = net.evaluate(obs, action)
+            assert torch.allclose(logprob, expected_logprob, atol=1e-5)
+            assert torch.allclose(got_logprob, expected_logprob, atol=1e-5)
+            assert torch.allclose(net.entropy(dist), expected_entropy, atol=1e-5)
+
+
 def test_dqn_refuses_a_box_action_naming_both_spaces():
     with pytest.raises(sandbox.UsageError) as e:
         sandbox.make_agent("dqn", sandbox.make("sandbox/Pendulum-v1", num_envs=2))
