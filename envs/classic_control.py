@@ -30,7 +30,8 @@ from sandbox.checks import ActionChecker
 class TorchClassicEnv(gymnasium.vector.VectorEnv):
     """What the torch-native classic control envs share: reset, autoreset, statistics.
 
-    A subclass sets its spaces and ``Config`` and writes ``_initial_state(num)``,
+    A subclass sets its spaces, ``Config`` and, in ``_constants``, ``_init_high`` (reset
+    states are uniform in ``[-_init_high, _init_high]``), and writes
     ``_dynamics(state, action) -> (state, reward, terminated)`` and ``_obs(state)``.
     """
 
@@ -52,11 +53,6 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
         self.state = self._initial_state(num_envs)  # (N, state_dim)
         self._return = torch.zeros(num_envs, device=self.device)  # (N,)
         self._length = torch.zeros(num_envs, dtype=torch.long, device=self.device)  # (N,)
-
-    def _uniform(self, num: int, high: Tensor) -> Tensor:
-        """``num`` draws of U(-high, high): (num, len(high))."""
-        u = torch.rand(num, len(high), generator=self._generator, device=self.device)
-        return torch.lerp(-high, high, u)
 
     def _const(self, value: float) -> Tensor:
         """A 0-d float32 constant on the device: ``x * tensor`` skips the ~2 us that wrapping a
@@ -130,7 +126,10 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
         """Build the subclass's constant tensors on ``self.device`` (before the first reset)."""
 
     def _initial_state(self, num: int) -> Tensor:
-        raise NotImplementedError
+        """``num`` fresh states, U(-_init_high, _init_high) as Gymnasium's resets: (num, d)."""
+        high = self._init_high  # (d,)
+        u = torch.rand(num, len(high), generator=self._generator, device=self.device)
+        return torch.lerp(-high, high, u)
 
     def _dynamics(self, state: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         raise NotImplementedError
@@ -172,7 +171,7 @@ class CartPoleEnv(TorchClassicEnv):
         super().__init__(num_envs, device, CartPoleConfig(**config))
 
     def _constants(self) -> None:
-        self._init_high = torch.full((4,), 0.05, device=self.device)
+        self._init_high = torch.full((4,), 0.05, device=self.device)  # every state variable
         # the force over the total mass, for action 0 (left) and 1 (right)
         force = torch.tensor([-self.force_mag, self.force_mag], device=self.device)
         self._force_per_mass = force / self.total_mass
@@ -180,9 +179,6 @@ class CartPoleEnv(TorchClassicEnv):
         self._four_thirds_length = self._const(4.0 / 3.0 * self.length)
         # |x| and |theta| beyond these end an episode
         self._limits = torch.tensor([self.x_threshold, self.theta_threshold], device=self.device)
-
-    def _initial_state(self, num: int) -> Tensor:
-        return self._uniform(num, self._init_high)  # (num, 4)
 
     def _dynamics(self, state: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         _, x_dot, theta, theta_dot = state.unbind(1)  # each (N,)
@@ -250,10 +246,7 @@ class PendulumEnv(TorchClassicEnv):
         super().__init__(num_envs, device, PendulumConfig(**config))
 
     def _constants(self) -> None:
-        self._init_high = torch.tensor([math.pi, 1.0], device=self.device)
-
-    def _initial_state(self, num: int) -> Tensor:
-        return self._uniform(num, self._init_high)  # (num, 2)
+        self._init_high = torch.tensor([math.pi, 1.0], device=self.device)  # theta, theta_dot
 
     def _dynamics(self, state: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         th, thdot = state.unbind(1)  # each (N,)
