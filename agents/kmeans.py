@@ -177,10 +177,11 @@ def lloyd_update(
         >>> c.flatten().tolist(), inertia.item(), shift.item()
         ([1.0, 5.0], 5.0, 1.0)
     """
-    gap = (means - centers).square_().sum(1)  # (k,)
-    inertia = counts @ gap - reward.sum()
+    diff = means - centers  # (k, d)
+    gap = torch.linalg.vecdot(diff, diff)  # (k,)
+    inertia = torch.dot(counts, gap) - reward.sum()
     move = (counts > 0) & ~torch.as_tensor(frozen, device=centers.device)  # (k,)
-    shift = torch.where(move, gap, 0.0).sum()
+    shift = torch.dot(gap, move.to(gap.dtype))
     return torch.where(move.unsqueeze(1), means, centers), inertia, shift
 
 
