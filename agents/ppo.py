@@ -307,12 +307,13 @@ class PPOAgent:
                 loss = pg_loss + cfg.vf_coef * v_loss
                 if cfg.ent_coef:  # a zero-weight term would still cost its backward pass
                     loss = loss - cfg.ent_coef * self.net.entropy(dist).mean()
+                # a Gaussian's log-std is a view of the parameter, which the step below
+                # changes in place: the step's own values are a copy taken now
+                dist = dist.detach() if self.net.discrete else dist.detach().clone()
                 zero_grad(self.params)
                 loss.backward()
                 clip_grad_norm_(self.params, cfg.max_grad_norm)
                 adam_step(self.optimizer)
-                # (a Gaussian's log-std is the parameter itself, which the step changes in place)
-                dist = dist.detach() if self.net.discrete else dist.detach().clone()
                 record = (pg_loss, v_loss, dist, logprob, old_logprob)
                 for values, x in zip(steps.values(), record, strict=True):
                     values.append(x.detach())

@@ -243,3 +243,62 @@ def test_truncation_bootstraps_from_the_final_obs_and_termination_does_not(agent
         assert agent.rollout["done"][0].tolist() == [True, True]
     assert torch.equal(next_obs, final)
     assert terminated.tolist() == [True, False]  # only the terminated one loses its bootstrap
+
+
+@pytest.mark.parametrize("env_id", ["sandbox/CartPole-v1", "sandbox/Pendulum-v1"])
+def test_ppo_logs_the_means_of_each_gradient_steps_own_figures(env_id, monkeypatch):
+    """An update logs, as SB3 does, the mean over its gradient steps of each step's losses,
+    approx KL, clip fraction and entropy, each as it was when that step ran (a Gaussian's
+    entropy too, though the steps change its log-std in place)."""
+    import agents.ppo as ppo
+
+    sandbox.seed_everything(0)
+    env = sandbox.make(env_id, num_envs=4)
+    agent = sandbox.make_agent(
+        "ppo", env, num_steps=8, num_epochs=3, num_minibatches=2, lr=3e-2, ent_coef=0.01
+    )
+    per_step: list[dict[str, float]] = []
+    train_net, loss = agent.train_net, ppo.ppo_loss
+
+    def recording_net(obs, action):
+        logprob, dist, value = train_net(obs, action)
+        per_step.append({"entropy": float(agent.net.entropy(dist.detach()).mean())})
+        return logprob, dist, value
+
+    def recording_loss(logprob, old_logprob, advantage, value, old_value, returns, clip, *args):
+        pg, v = loss(logprob, old_logprob, advantage, value, old_value, returns, clip, *args)
+        ratio = (logprob - old_logprob).exp().detach()
+        per_step[-1].update(
+            pg=float(pg.detach()),
+            v=float(v.detach()),
+            kl=float(((ratio - 1) - ratio.log()).mean()),
+            clip=float(((ratio - 1).abs() > clip).float().mean()),
+        )
+        return pg, v
+
+    agent.train_net = recording_net
+    monkeypatch.setattr(ppo, "ppo_loss", recording_loss)
+    obs, _ = env.reset(seed=0)
+    metrics: dict = {}
+    while not metrics:
+        action = agent.act(obs)
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        metrics = agent.learn(
+            sandbox.Transition(obs, action, reward, next_obs, terminated, truncated, info)
+        )
+        obs = next_obs
+
+    assert len(per_step) == 3 * 2  # epochs x minibatches
+    mean = {k: sum(s[k] for s in per_step) / len(per_step) for k in per_step[0]}
+    entropies = {round(s["entropy"], 6) for s in per_step}
+    assert len(entropies) > 1, "the policy's entropy should move over the steps"
+    expected = {
+        "train/policy_gradient_loss": mean["pg"],
+        "train/value_loss": mean["v"],
+        "train/entropy_loss": -mean["entropy"],
+        "train/approx_kl": mean["kl"],
+        "train/clip_fraction": mean["clip"],
+        "train/loss": mean["pg"] + 0.5 * mean["v"] - 0.01 * mean["entropy"],
+    }
+    logged = {tag: float(metrics[tag]) for tag in expected}
+    assert logged == pytest.approx(expected, rel=1e-5, abs=1e-7)
