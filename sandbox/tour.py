@@ -42,11 +42,15 @@ class Stop:
     """Options kept with the agent, ``"package.module:NAME"``, loaded through the registry
     (sandbox imports agents only by name); ``agent_options`` are added on top."""
     agent_options: dict[str, Any] = field(default_factory=dict)
+    """An ``anneal_steps`` here is in samples at the default budget, and scales as ``steps``."""
 
-    def agent_kwargs(self) -> dict[str, Any]:
-        """The agent's options: the preset's, then this stop's own."""
+    def agent_kwargs(self, scale: float = 1.0) -> dict[str, Any]:
+        """The agent's options: the preset's, then this stop's own, at a budget's ``scale``."""
         preset = registry.load_entry_point(self.agent_preset) if self.agent_preset else {}
-        return {**preset, **self.agent_options}
+        options = {**preset, **self.agent_options}
+        if options.get("anneal_steps"):  # e.g. PPO's learning rate, to 0 at the run's end
+            options["anneal_steps"] = max(1, round(options["anneal_steps"] * scale))
+        return options
 
 
 TOUR: list[Stop] = [
@@ -147,7 +151,7 @@ def run_tour(
         if players:  # a game: one agent per player, by the preset's names
             agent = registry.make_players(env, {p: (n, {}) for p, n in players.items()})
         else:
-            agent = registry.make_agent(stop.agent, env, **stop.agent_kwargs())
+            agent = registry.make_agent(stop.agent, env, **stop.agent_kwargs(scale))
         steps = max(env.num_envs, round(stop.steps * scale))
         start = time.perf_counter()
         result = train(

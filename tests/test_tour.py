@@ -60,6 +60,15 @@ def test_every_paradigms_run_holds_its_tags(tour):
         assert expected <= tags, (stop.paradigm, expected - tags)
 
 
+def test_ppo_anneals_over_the_tours_budget_not_the_default_one(tour):
+    """At any budget, the RL stop's learning rate goes from RL Zoo's 1e-3 to ~0 at its end
+    (annealed over 60k samples at a tiny budget's 3k, it would end at 0.95e-3)."""
+    root, _ = tour
+    (run,) = [r for r in root.iterdir() if r.name.startswith("sandbox-CartPole-v1__ppo")]
+    lr = [value for _, value in read_scalars(run)["train/learning_rate"]]
+    assert lr[0] > 0.5e-3 and lr[-1] < 0.1e-3, lr
+
+
 def test_tensorboard_serves_the_tours_runs_tags_hparams_and_layout(tour):
     root, _ = tour
     with tensorboard_server(root) as api:
