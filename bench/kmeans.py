@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from itertools import combinations
 
 import numpy as np
 import torch
@@ -137,6 +138,19 @@ def bench(name: str, X: np.ndarray, reps: int, device: torch.device) -> None:
             f"{method:<24} {statistics.median(seconds):>9.4f} {ratio:>9} "
             f"{statistics.median(inertias):>14,.1f} {gap:>10} {statistics.median(counts):>6.0f}"
         )
+    # Seconds = fixed + per-iteration x iterations over the repetitions (their k-means++
+    # starts converge in different numbers of iterations), fitted robustly (Theil-Sen: the
+    # median of the pairwise slopes; one slow repetition moves a least-squares fit a lot).
+    for method in ("sklearn KMeans", "sandbox lloyd"):
+        runs = [(n, s) for s, _, n in rows[method]]
+        slopes = [(s2 - s1) / (n2 - n1) for (n1, s1), (n2, s2) in combinations(runs, 2) if n1 != n2]
+        if slopes:
+            per_iteration = statistics.median(slopes)
+            fixed = statistics.median(s - per_iteration * n for n, s in runs)
+            print(
+                f"{method}: about {fixed * 1e3:.2f} ms + {per_iteration * 1e3:.3f} ms per "
+                "iteration (Theil-Sen fit over the repetitions)"
+            )
 
 
 def main() -> None:
