@@ -59,6 +59,7 @@ def run_sb3(seed: int) -> dict:
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.logger import Logger
 
     torch.set_num_threads(1)
     env = make_vec_env("CartPole-v1", n_envs=8, seed=seed)
@@ -72,6 +73,7 @@ def run_sb3(seed: int) -> dict:
         device="cpu",
         **ZOO,
     )
+    model.set_logger(Logger(folder=None, output_formats=[]))  # no /tmp/SB3-<date> per run
     evals, episodes = [], []
 
     class Probe(BaseCallback):
@@ -163,6 +165,7 @@ def collect_rates(num_envs: int, steps: int = 128) -> dict:
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import Logger
 
     import sandbox
 
@@ -170,6 +173,7 @@ def collect_rates(num_envs: int, steps: int = 128) -> dict:
     rates = {}
     env = make_vec_env("CartPole-v1", n_envs=num_envs, seed=0)
     model = PPO("MlpPolicy", env, n_steps=steps, device="cpu")
+    model.set_logger(Logger(folder=None, output_formats=[]))
     model._setup_learn(10**9, None)
 
     class NoOp(BaseCallback):

@@ -175,6 +175,7 @@ def test_a_crashed_async_worker_stops_the_run_with_its_error_after_a_checkpoint(
 @pytest.mark.slow
 def test_stable_baselines3_ppo_learns_the_digits_bandit_through_the_numpy_view():
     from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import Logger
 
     torch.set_num_threads(1)
     view = SingleEnvView(sandbox.make("sandbox/Digits-v0", num_envs=1, feedback="bandit"))
@@ -188,6 +189,7 @@ def test_stable_baselines3_ppo_learns_the_digits_bandit_through_the_numpy_view()
         device="cpu",
         verbose=0,
     )
+    model.set_logger(Logger(folder=None, output_formats=[]))  # no /tmp/SB3-<date> folder
     model.learn(total_timesteps=15_000)
     test = sandbox.make("sandbox/Digits-v0", feedback="bandit").eval_env()
     figures = test.score(
