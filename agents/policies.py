@@ -123,18 +123,20 @@ class ActorCritic(nn.Module):
         """V(obs): (B,)."""
         return self.critic(obs).squeeze(-1)
 
-    def sample(self, obs: Tensor) -> tuple[Tensor, Tensor]:
-        """A sampled action (B,) or (B, *shape) and its log-probability (B,)."""
+    def sample(self, obs: Tensor) -> Tensor:
+        """A sampled action: (B,) or (B, *shape), as drawn (``to_env`` makes it the env's).
+
+        Its log-probability is ``evaluate``'s: the agents score a whole rollout's actions in
+        one batched forward at update time, rather than a few rows at every step.
+        """
         out = self.actor(obs)  # (B, num_actions) logits, or (B, action_dim) means
         if self.discrete:
-            log_p = F.log_softmax(out, dim=-1)
-            # Gumbel-max: argmax(log p + G), G = -log E with E ~ Exp(1), is a draw from p; four
-            # small ops, where torch.multinomial costs 40-120 us per call on CPU
-            log_e = torch.empty_like(log_p).exponential_().log_()  # (B, num_actions) = -G
-            action = (log_p - log_e).argmax(-1)  # (B,)
-            return action, log_p.gather(-1, action[:, None]).squeeze(-1)
+            # Gumbel-max: argmax(logits + G), G = -log E with E ~ Exp(1), is a draw from
+            # softmax(logits); four small ops, where torch.multinomial costs 40-120 us on CPU
+            log_e = torch.empty_like(out).exponential_().log_()  # (B, num_actions) = -G
+            return (out - log_e).argmax(-1)  # (B,)
         action = out + self.log_std.exp() * torch.randn_like(out)  # (B, action_dim)
-        return action.reshape(-1, *self.action_shape), self._gaussian_logprob(out, action)
+        return action.reshape(-1, *self.action_shape)
 
     def mode(self, obs: Tensor) -> Tensor:
         """The most likely action: argmax of the logits, or the Gaussian's mean."""

@@ -177,9 +177,10 @@ def evaluate_actions(
 class PPOAgent:
     """PPO for Discrete or Box actions, buffering ``num_steps`` transitions per update.
 
-    ``act`` samples an action and keeps its log-probability for the ``learn`` call that
-    follows (one policy forward per step); values are computed for the whole rollout in one
-    batched forward at update time, since the parameters do not change during a rollout.
+    ``act`` samples an action (one policy forward per step); the actions' log-probabilities
+    and the states' values are computed for the whole rollout in one batched forward at
+    update time: the parameters do not change during a rollout, so these are the behaviour
+    policy's, as if kept at every step.
     """
 
     Config = PPOConfig
@@ -205,33 +206,28 @@ class PPOAgent:
             "obs": torch.zeros(T, N, *obs_shape, **zeros),  # (T, N, *obs)
             "next_obs": torch.zeros(T, N, *obs_shape, **zeros),  # (T, N, *obs) s' really seen
             "action": torch.zeros(T, N, *action_shape, dtype=action_dtype, **zeros),
-            "logprob": torch.zeros(T, N, **zeros),  # (T, N)
             "reward": torch.zeros(T, N, **zeros),  # (T, N)
             "terminated": torch.zeros(T, N, dtype=torch.bool, **zeros),  # (T, N)
             "done": torch.zeros(T, N, dtype=torch.bool, **zeros),  # (T, N)
         }
         self.step = 0  # position in the rollout
         self.samples = 0  # samples learned from, for the annealing schedule
-        self._acted: tuple[Tensor, Tensor, Tensor] | None = None  # (obs, action, logprob)
+        self._acted: tuple[Tensor, Tensor] | None = None  # (obs, sampled action)
 
     def act(self, obs: Tensor, *, deterministic: bool = False) -> Tensor:
         """Sample from the policy (its mode when ``deterministic``); the env-ready action."""
         with torch.inference_mode():
             if deterministic:
                 return self.net.to_env(self.net.mode(obs))
-            action, logprob = self.net.sample(obs)
-            self._acted = (obs, action, logprob)
+            action = self.net.sample(obs)
+            self._acted = (obs, action)
             return self.net.to_env(action)
 
     def learn(self, transition: Transition) -> dict[str, Tensor]:
         """Store one step; after ``num_steps`` of them, run the PPO update."""
         t, i = transition, self.step
-        if self._acted is not None and self._acted[0] is t.obs:
-            _, action, logprob = self._acted  # the sample itself (unclipped)
-        else:  # a transition we did not act for: score the action it holds
-            action = t.action
-            with torch.no_grad():
-                logprob = self.net.evaluate(t.obs, action)[0]
+        acted = self._acted is not None and self._acted[0] is t.obs
+        action = self._acted[1] if acted else t.action  # the unclipped sample when we have it
         done = t.terminated | t.truncated  # (N,)
         next_obs = t.next_obs
         if "final_obs" in t.info:  # after autoreset s' is the final obs, not the reset obs
@@ -239,8 +235,7 @@ class PPOAgent:
             next_obs = torch.where(mask, t.info["final_obs"], next_obs)
         r = self.rollout
         r["obs"][i], r["next_obs"][i], r["action"][i] = t.obs, next_obs, action
-        r["logprob"][i], r["reward"][i] = logprob, t.reward.detach()
-        r["terminated"][i], r["done"][i] = t.terminated, done
+        r["reward"][i], r["terminated"][i], r["done"][i] = t.reward.detach(), t.terminated, done
         self.step += 1
         self.samples += self.num_envs * self.world_size
         if self.step < self.config.num_steps:
@@ -257,8 +252,11 @@ class PPOAgent:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-        # 1. values of s and s' in one forward, then advantages and returns
+        b_obs, b_action = r["obs"].flatten(0, 1), r["action"].flatten(0, 1)  # (B, ...)
+        # 1. the behaviour policy's log-probabilities, values of s and s' in one forward,
+        # then advantages and returns
         with torch.no_grad():
+            b_logprob = self.net.evaluate(b_obs, b_action)[0]  # (B,)
             both = torch.cat([r["obs"], r["next_obs"]]).flatten(0, 1)  # (2 T N, *obs)
             value, next_value = self.net.value(both).view(2, T, N)
             advantage = compute_gae(
@@ -271,9 +269,7 @@ class PPOAgent:
                 cfg.gae_lambda,
             )  # (T, N)
             returns = advantage + value
-        b_obs, b_action = r["obs"].flatten(0, 1), r["action"].flatten(0, 1)  # (B, ...)
-        b_logprob, b_value = r["logprob"].flatten(), value.flatten()  # (B,)
-        b_advantage, b_returns = advantage.flatten(), returns.flatten()  # (B,)
+        b_value, b_advantage, b_returns = value.flatten(), advantage.flatten(), returns.flatten()
 
         # 2. minibatch epochs
         batch_size = T * N
@@ -374,6 +370,6 @@ class PPOAgent:
         """Restore ``state_dict``."""
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
-        for key, value in state["rollout"].items():
-            self.rollout[key].copy_(value)
+        for key, buffer in self.rollout.items():  # (older checkpoints also hold "logprob")
+            buffer.copy_(state["rollout"][key])
         self.step, self.samples = state["step"], state["samples"]

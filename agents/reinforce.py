@@ -100,7 +100,7 @@ class ReinforceAgent:
         with torch.inference_mode():
             if deterministic:
                 return self.net.to_env(self.net.mode(obs))
-            action, _ = self.net.sample(obs)
+            action = self.net.sample(obs)
             self._acted = (obs, action)
             return self.net.to_env(action)
 
