@@ -170,6 +170,13 @@ class ActorCritic(nn.Module):
             return action + self.action_start if self.action_start else action
         return torch.maximum(torch.minimum(action, self.high), self.low)
 
+    def from_env(self, action: Tensor) -> Tensor:
+        """An action as an env took it, as the policy scores it: Discrete's start taken off
+        (a Box action is scored as it is)."""
+        if self.discrete and self.action_start:
+            return action - self.action_start
+        return action
+
 
 class QNetwork(nn.Module):
     """Q(obs, ·): one value per discrete action, an MLP with ReLU."""

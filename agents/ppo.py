@@ -227,7 +227,8 @@ class PPOAgent:
         """Store one step; after ``num_steps`` of them, run the PPO update."""
         t, i = transition, self.step
         acted = self._acted is not None and self._acted[0] is t.obs
-        action = self._acted[1] if acted else t.action  # the unclipped sample when we have it
+        # the unclipped sample when we have it; else the env's action, as the policy indexes it
+        action = self._acted[1] if acted else self.net.from_env(t.action)
         done = t.terminated | t.truncated  # (N,)
         next_obs = t.next_obs
         if "final_obs" in t.info:  # after autoreset s' is the final obs, not the reset obs

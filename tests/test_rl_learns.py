@@ -6,6 +6,8 @@ the test costs what learning costs. Hyperparameters: RL Zoo's CartPole PPO.
 
 from __future__ import annotations
 
+import gymnasium
+import numpy as np
 import pytest
 import torch
 
@@ -299,3 +301,39 @@ def test_ppo_logs_the_means_of_each_gradient_steps_own_figures(env_id, monkeypat
     }
     logged = {tag: float(metrics[tag]) for tag in expected}
     assert logged == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+class Shifted(gymnasium.Env):
+    """A Discrete(2, start=1) action space: the env takes 1 or 2 (the policy's 0 or 1)."""
+
+    observation_space = gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gymnasium.spaces.Discrete(2, start=1)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        assert action in (1, 2), action
+        return np.zeros(2, np.float32), float(action == 2), False, False, {}
+
+
+@pytest.mark.parametrize("agent_id", ["ppo", "reinforce", "dqn"])
+def test_a_discrete_start_is_taken_off_the_envs_actions_the_agent_did_not_draw(agent_id):
+    """The env takes 1 or 2 and the policy draws 0 or 1: the agent's own draws act through
+    the offset, and a transition it did not act for (its action the env's 2) is learnt as 1."""
+    env = sandbox.make(Shifted, num_envs=2)
+    agent = sandbox.make_agent(agent_id, env, **({} if agent_id == "dqn" else {"num_steps": 2}))
+    obs, _ = env.reset(seed=0)
+    for mine in (True, False):
+        action = agent.act(obs) if mine else torch.tensor([2, 2])
+        assert set(action.tolist()) <= {1, 2}
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        t = sandbox.Transition(obs, action, reward, next_obs, terminated, truncated, info)
+        metrics = agent.learn(t)  # the second step completes PPO's / REINFORCE's rollout
+        obs = next_obs
+    if agent_id == "dqn":
+        assert agent.buffer.storage["action"][2:4].tolist() == [1, 1]
+    else:
+        assert agent.rollout["action"][1].tolist() == [1, 1]
+        assert all(torch.isfinite(v).all() for v in metrics.values()) and metrics
