@@ -304,9 +304,8 @@ class PPOAgent:
                 loss = pg_loss + cfg.vf_coef * v_loss
                 if cfg.ent_coef:  # a zero-weight term would still cost its backward pass
                     loss = loss - cfg.ent_coef * self.net.entropy(dist).mean()
-                # a Gaussian's log-std is a view of the parameter, which the step below
-                # changes in place: the step's own values are a copy taken now
-                dist = dist.detach() if self.net.discrete else dist.detach().clone()
+                if not self.net.discrete:  # a view of the log-std, which the step below
+                    dist = dist.detach().clone()  # changes in place: this step's own, now
                 zero_grad(self.params)
                 loss.backward()
                 clip_grad_norm_(self.params, cfg.max_grad_norm)

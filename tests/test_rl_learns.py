@@ -155,7 +155,7 @@ def test_policy_agents_accept_box_and_discrete(agent_id):
         env.step(action)  # the env's own ActionChecker accepts it
 
 
-def test_categorical_policy_samples_its_probabilities_and_scores_its_samples():
+def test_categorical_policy_samples_its_probabilities():
     """ActorCritic.sample draws each action with the policy's probability (Gumbel-max)."""
     from agents.policies import ActorCritic
 
