@@ -66,8 +66,8 @@ def adam_step(optimizer: torch.optim.Adam) -> None:
     if len(groups) > 1 or not plain or not all(states):  # states: made by the first step()
         optimizer.step()
         return
+    _counters(states).add_(1)  # the step counts of the parameters with a gradient
     steps = [state["step"] for state in states]
-    torch._foreach_add_(steps, 1)
     torch._fused_adam_(
         params,
         [p.grad for p in params],
@@ -83,3 +83,21 @@ def adam_step(optimizer: torch.optim.Adam) -> None:
         eps=group["eps"],
         maximize=group["maximize"],
     )
+
+
+def _counters(states: list[dict]) -> Tensor:
+    """The states' step counts as views of one ``(P,)`` tensor, which is returned: adding to
+    it advances them all in one op (``_foreach_add_`` is a loop of P adds on CPU). Made when
+    they are not that already (first call, a loaded state dict, another set of parameters
+    with a gradient); each state keeps its own count.
+    """
+    counters = states[0]["step"]._base
+    if (
+        counters is None
+        or len(counters) != len(states)
+        or any(state["step"]._base is not counters for state in states)
+    ):
+        counters = torch.stack([state["step"] for state in states])  # (P,)
+        for state, count in zip(states, counters.unbind(), strict=True):
+            state["step"] = count
+    return counters

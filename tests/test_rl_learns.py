@@ -171,6 +171,30 @@ def test_categorical_policy_samples_its_probabilities():
         assert torch.allclose(frequencies, probs, atol=0.005)  # ~3 standard errors
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_mlp_computes_what_its_layers_compute_and_runs_their_hooks(activation):
+    """The RL MLP's function-call forward equals running its modules (outputs, gradients),
+    and a hook on one of its layers runs: envs/representation.py reads features that way."""
+    from agents.policies import MLP
+    from envs.representation import penultimate_features
+
+    torch.manual_seed(0)
+    net = MLP(6, 3, num_hiddens=16, num_layers=2, activation=activation, out_gain=1.0)
+    x = torch.randn(5, 2, 3)  # flattened to (5, 6), as nn.Flatten does
+    out = net(x)
+    out.square().sum().backward()
+    grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    reference = torch.nn.Sequential.forward(net, x)  # the modules, one call each
+    reference.square().sum().backward()
+    assert torch.allclose(out, reference, atol=1e-6)
+    for grad, p in zip(grads, net.parameters(), strict=True):
+        assert torch.allclose(grad, p.grad, atol=1e-6)
+    features = penultimate_features(net, net, x)  # a forward hook on each nn.Linear
+    assert features is not None and features.shape == (5, 16)
+    assert torch.allclose(features, net[:5](x), atol=1e-6)  # Flatten, Linear, act, Linear, act
+
+
 def test_policy_log_probabilities_and_entropy_equal_torch_distributions():
     """evaluate() and entropy() give what torch.distributions gives, Discrete and Box."""
     from agents.policies import ActorCritic
