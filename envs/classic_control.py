@@ -76,7 +76,8 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
         On an accelerator every step reports ``final_obs`` and ``episode`` for all sub-envs,
         masked by ``_final_obs`` and ``_episode``: asking which episodes ended would wait for
         the device. On the CPU, where that read is free, a step that ends no episode reports
-        neither (as Gymnasium's vector envs) and skips the resets: a third of its ops.
+        neither (as Gymnasium's vector envs) and skips the resets, and a step that ends some
+        draws fresh states for those sub-envs only.
         """
         self._check_action(action)
         state, reward, terminated = self._dynamics(self.state, action)
@@ -85,12 +86,18 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
         # As TimeLimit: truncated at the limit, even when the episode terminated there too.
         truncated = self._length >= self.config.max_episode_steps  # (N,)
         done = terminated | truncated  # (N,)
-        if self.device.type == "cpu" and not done.any():
-            self.state = state
-            return self._obs(state), reward, terminated, truncated, {}
         final_obs = self._obs(state)  # (N, obs_dim)
-        # Fresh states for every row, kept only where an episode ended: no host sync.
-        self.state = torch.where(done[:, None], self._initial_state(self.num_envs), state)
+        if self.device.type == "cpu":
+            # Reading which episodes ended is free here: fresh states for those rows only
+            # (drawing N and keeping a few was a third of a step at 65536 sub-envs).
+            ended = done.nonzero().squeeze(1)  # (E,)
+            if len(ended) == 0:
+                self.state = state
+                return final_obs, reward, terminated, truncated, {}
+            self.state = state.index_put((ended,), self._initial_state(len(ended)))
+        else:
+            # Fresh states for every row, kept only where an episode ended: no host sync.
+            self.state = torch.where(done[:, None], self._initial_state(self.num_envs), state)
         info = {
             "final_obs": final_obs,
             "_final_obs": done,
@@ -178,7 +185,8 @@ class CartPoleEnv(TorchClassicEnv):
         self._gravity = self._const(self.gravity)
         self._four_thirds_length = self._const(4.0 / 3.0 * self.length)
         # |x| and |theta| beyond these end an episode
-        self._limits = torch.tensor([self.x_threshold, self.theta_threshold], device=self.device)
+        self._x_limit = self._const(self.x_threshold)
+        self._theta_limit = self._const(self.theta_threshold)
 
     def _dynamics(self, state: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         _, x_dot, theta, theta_dot = state.unbind(1)  # each (N,)
@@ -191,9 +199,8 @@ class CartPoleEnv(TorchClassicEnv):
         # with the constants folded, as fused multiply-adds: 7 ops where the formulas take 18
         # (a batch of 8 costs its ops, not its arithmetic; tests match Gymnasium to 1e-5)
         pml_per_mass = self.polemass_length / self.total_mass
-        temp = torch.addcmul(
-            self._force_per_mass[action], theta_dot.square(), sin, value=pml_per_mass
-        )
+        force_per_mass = self._force_per_mass.index_select(0, action)  # 4x faster than [action]
+        temp = torch.addcmul(force_per_mass, theta_dot.square(), sin, value=pml_per_mass)
         theta_acc = torch.addcmul(sin * self._gravity, cos, temp, value=-1) / torch.addcmul(
             self._four_thirds_length, cos, cos, value=-pml_per_mass
         )
@@ -201,7 +208,8 @@ class CartPoleEnv(TorchClassicEnv):
         # explicit Euler, Gymnasium's default "euler" integrator: s + tau * ds/dt
         derivative = torch.stack([x_dot, x_acc, theta_dot, theta_acc], dim=1)  # (N, 4)
         state = torch.add(state, derivative, alpha=self.tau)  # (N, 4)
-        terminated = (state[:, ::2].abs() > self._limits).any(1)  # |x| or |theta| too far
+        # |x| or |theta| too far; column by column: 4x faster than one (N, 2) strided compare
+        terminated = (state[:, 0].abs() > self._x_limit) | (state[:, 2].abs() > self._theta_limit)
         return state, self._ones, terminated  # reward 1 per step, the last one too
 
     def _obs(self, state: Tensor) -> Tensor:

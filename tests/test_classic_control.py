@@ -63,6 +63,27 @@ def test_pendulum_matches_gymnasium_to_1e5():
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_autoreset_restarts_only_the_sub_envs_that_ended(device):
+    env = sandbox.make("sandbox/CartPole-v1", num_envs=3, device=device)
+    env.reset(seed=0)
+    # sub-env 0 leaves the track (x > 2.4), 1 goes on, 2 reaches the 500-step limit
+    env.state = torch.tensor([[2.39, 1.0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], device=device)
+    env._length = torch.tensor([7, 3, 499], device=device)
+    env._return = env._length.float()
+    obs, _, terminated, truncated, info = env.step(torch.tensor([1, 0, 1], device=device))
+    assert terminated.tolist() == [True, False, False] and truncated.tolist() == [False, False, True]
+    ended = [True, False, True]
+    assert info["_final_obs"].tolist() == ended and info["_episode"].tolist() == ended
+    assert info["episode"]["l"][[0, 2]].tolist() == [8, 500]
+    assert info["episode"]["r"][[0, 2]].tolist() == [8.0, 500.0]
+    assert info["final_obs"][0, 0] > 2.4  # the state the episode ended in, not the new one
+    assert torch.equal(obs[1], info["final_obs"][1])  # the running episode continues
+    fresh = obs[[0, 2]]
+    assert (fresh.abs() <= 0.05).all() and not torch.equal(fresh[0], fresh[1])
+    assert env._length.tolist() == [0, 4, 0] and env._return.tolist() == [0.0, 4.0, 0.0]
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("env_id", ["sandbox/CartPole-v1", "sandbox/Pendulum-v1"])
 def test_thousands_of_sub_envs_stay_on_the_device(env_id, device):
     env = sandbox.make(env_id, num_envs=4096, device=device)
