@@ -71,7 +71,8 @@ def test_autoreset_restarts_only_the_sub_envs_that_ended(device):
     env._length = torch.tensor([7, 3, 499], device=device)
     env._return = env._length.float()
     obs, _, terminated, truncated, info = env.step(torch.tensor([1, 0, 1], device=device))
-    assert terminated.tolist() == [True, False, False] and truncated.tolist() == [False, False, True]
+    assert terminated.tolist() == [True, False, False]
+    assert truncated.tolist() == [False, False, True]
     ended = [True, False, True]
     assert info["_final_obs"].tolist() == ended and info["_episode"].tolist() == ended
     assert info["episode"]["l"][[0, 2]].tolist() == [8, 500]
