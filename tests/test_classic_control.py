@@ -100,6 +100,17 @@ def test_thousands_of_sub_envs_stay_on_the_device(env_id, device):
         assert x.device.type == device and x.shape[0] == 4096
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32])
+def test_cartpole_takes_actions_of_any_integer_dtype(dtype):
+    action = torch.tensor([0, 1, 1, 0])
+    obs = []
+    for a in (action, action.to(dtype)):  # e.g. torch.as_tensor of a numpy uint8 array
+        env = sandbox.make("sandbox/CartPole-v1", num_envs=4)
+        env.reset(seed=0)
+        obs.append(env.step(a)[0])
+    assert torch.equal(obs[0], obs[1])
+
+
 def test_same_seed_same_rollout_and_state_dict_resumes_exactly():
     def run(env, steps):
         return [env.step(torch.ones(16, dtype=torch.long))[0] for _ in range(steps)]
