@@ -121,14 +121,14 @@ register_env(
 )
 register_env(
     "sandbox/DigitsGAN-v0",
-    "envs.gan_game:DigitsGAN",
+    "envs.gan_datasets:DigitsGAN",
     paradigm="GAN game",
     num_envs=64,
     description="generator vs discriminator on scikit-learn's 8x8 digits; eval/frechet",
 )
 register_env(
     "sandbox/RingGAN-v0",
-    "envs.gan_game:RingGAN",
+    "envs.gan_datasets:RingGAN",
     paradigm="GAN game",
     num_envs=64,
     description="generator vs discriminator on 8 Gaussians on a ring; eval/modes (collapse)",
@@ -142,14 +142,14 @@ register_env(
 )
 register_env(
     "sandbox/MNISTGAN-v0",
-    "envs.gan_game:MNISTGAN",
+    "envs.gan_datasets:MNISTGAN",
     paradigm="GAN game",
     num_envs=64,
     description="generator vs discriminator on MNIST from --env.data-root (no download)",
 )
 register_env(
     "sandbox/FashionMNISTGAN-v0",
-    "envs.gan_game:FashionMNISTGAN",
+    "envs.gan_datasets:FashionMNISTGAN",
     paradigm="GAN game",
     num_envs=64,
     description="generator vs discriminator on Fashion-MNIST from --env.data-root",
