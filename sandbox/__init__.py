@@ -6,6 +6,7 @@
 >>> result = sandbox.train(env, agent, steps=2000, logdir=None, progress=False)
 """
 
+from sandbox.callbacks import Callback, StopAtScore
 from sandbox.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.checks import ActionChecker, check_env
 from sandbox.core import (
@@ -22,7 +23,7 @@ from sandbox.core import (
 )
 from sandbox.device import resolve_device
 from sandbox.evaluation import evaluate
-from sandbox.loop import RunResult, train
+from sandbox.loop import train
 from sandbox.registry import (
     AGENTS,
     ENVS,
@@ -31,6 +32,7 @@ from sandbox.registry import (
     register_agent,
     register_env,
 )
+from sandbox.run import Run, RunConfig, RunResult
 from sandbox.seeding import seed_everything
 
 # The built-in envs and agents register themselves (string entry points, nothing heavy).
@@ -44,13 +46,17 @@ __all__ = [
     "ActionChecker",
     "ActionError",
     "Agent",
+    "Callback",
     "CheckpointError",
     "Env",
     "NonFiniteError",
+    "Run",
+    "RunConfig",
     "RunFailed",
     "RunInterrupted",
     "RunResult",
     "SandboxError",
+    "StopAtScore",
     "Transition",
     "UsageError",
     "check_env",

@@ -2,6 +2,6 @@
 
 import sys
 
-from sandbox.cli import main
+from sandbox.apps.cli import main
 
 sys.exit(main())

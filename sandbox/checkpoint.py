@@ -7,16 +7,22 @@ an object.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from sandbox.core import CheckpointError
+from sandbox.errors import CheckpointError
 
-FORMAT = "sandbox-checkpoint/1"
+FORMAT = "sandbox-checkpoint/2"
 FILENAME = "checkpoint.pt"
+REQUIRED = ("samples", "run_name", "agent", "env", "rng")
+"""What every checkpoint holds besides its config."""
+REQUIRED_CONFIG = ("env_id", "env", "num_envs", "device", "agent", "run")
+"""What a checkpoint's config holds: enough to rebuild env and agent and continue the run."""
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
@@ -27,14 +33,69 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     Example:
         >>> import tempfile, os
         >>> p = save_checkpoint(os.path.join(tempfile.mkdtemp(), "c.pt"), {"samples": 3})
-        >>> load_checkpoint(p)["samples"]
+        >>> torch.load(p, weights_only=True)["samples"]
         3
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save({"format": FORMAT, **state}, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save({"format": FORMAT, **state}, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:  # a full disk shows as either, depending on where
+        tmp.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free
+        kept = "the previous checkpoint is kept" if path.exists() else "none was written before"
+        raise CheckpointError(
+            f"cannot write checkpoint {path}: {getattr(e, 'strerror', None) or e} "
+            f"({free:,} bytes free there); {kept}"
+        ) from None
     return path
+
+
+def remove_stale_tmp(run_dir: str | os.PathLike) -> None:
+    """Delete the temp files of checkpoints whose writer was killed mid-write.
+
+    Call it only while holding the directory's ``RunLock``: no other writer is alive then.
+    """
+    for tmp in Path(run_dir).glob(f".{FILENAME}.tmp-*"):
+        tmp.unlink(missing_ok=True)
+
+
+class RunLock:
+    """An advisory lock on a run directory, held by its one writer for the run's life.
+
+    ``flock`` locks die with their process, so a killed run leaves no stale lock behind.
+
+    Example:
+        >>> import tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> lock = RunLock(d)
+        >>> RunLock(d)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        sandbox.errors.CheckpointError: ... is in use by another run ...
+        >>> lock.release(); RunLock(d).release()
+    """
+
+    def __init__(self, run_dir: str | os.PathLike) -> None:
+        path = Path(run_dir) / ".lock"
+        self._file = open(path, "a+")  # noqa: SIM115  held open: the lock lives with it
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise CheckpointError(
+                f"{run_dir} is in use by another run (its lock {path} is held): wait for it "
+                "to end, or stop it, before resuming"
+            ) from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"{os.getpid()}\n")
+        self._file.flush()
+
+    def release(self) -> None:
+        """Give the directory up (closing the file drops the lock)."""
+        self._file.close()
 
 
 def load_checkpoint(
@@ -50,7 +111,7 @@ def load_checkpoint(
         >>> load_checkpoint("/nonexistent/run")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        sandbox.core.CheckpointError: no checkpoint at /nonexistent/run/checkpoint.pt: ...
+        sandbox.errors.CheckpointError: no checkpoint at /nonexistent/run/checkpoint.pt: ...
     """
     path = Path(path)
     if path.is_dir() or not path.suffix:
@@ -72,4 +133,10 @@ def load_checkpoint(
         raise CheckpointError(
             f"{path} is not a sandbox checkpoint: expected format {FORMAT!r}, found {found!r}"
         )
+    missing = [k for k in REQUIRED if k not in state]
+    config = state.get("config")
+    if not isinstance(config, dict) or any(k not in config for k in REQUIRED_CONFIG):
+        missing.append("config (" + ", ".join(REQUIRED_CONFIG) + ")")
+    if missing:
+        raise CheckpointError(f"{path} is incomplete: it lacks {', '.join(missing)}")
     return state

@@ -1,8 +1,8 @@
 """The contract every paradigm shares: the transition, the agent, the env, the errors.
 
 An env is a ``gymnasium.vector.VectorEnv`` whose arrays are torch tensors on ``env.device``
-(DESIGN §2); an agent is anything with ``act`` and ``learn``. The loop in ``sandbox.loop``
-needs nothing else.
+(DESIGN §2), with the optional hooks of ``EnvHooks``; an agent is anything with ``act`` and
+``learn``. The loop in ``sandbox.loop`` needs nothing else.
 """
 
 from __future__ import annotations
@@ -11,8 +11,18 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import gymnasium
-import torch
 from torch import Tensor
+
+from sandbox.device import env_device
+from sandbox.errors import (
+    ActionError,
+    CheckpointError,
+    NonFiniteError,
+    RunFailed,
+    RunInterrupted,
+    SandboxError,
+    UsageError,
+)
 
 Env = gymnasium.vector.VectorEnv
 """A batched, torch-native env: ``gymnasium.vector.VectorEnv`` semantics, tensors on its device."""
@@ -71,48 +81,94 @@ class Agent(Protocol):
         """Restore what ``state_dict`` returned."""
         ...
 
-
-class SandboxError(Exception):
-    """Base of the sandbox's own errors; the CLI prints their message as one line."""
-
-
-class UsageError(SandboxError, ValueError):
-    """A bad id, flag or hyperparameter: refused before any work or any file is written."""
+    # Optional: ``on_start(run)`` is called with the run's ``RunConfig`` before the first
+    # step (and on resume, before ``load_state_dict``), so an agent learns the budget
+    # (``run.steps``) from the loop, e.g. to anneal its learning rate over it.
 
 
-class ActionError(SandboxError, ValueError):
-    """An action that does not fit the env's action space (shape, dtype, device, range, NaN)."""
+ENV_HOOKS = (
+    "eval_env",
+    "score",
+    "media",
+    "embedding",
+    "state_dict",
+    "load_state_dict",
+    "shard",
+    "config_dict",
+)
+"""The optional hooks of an env (``EnvHooks``); the engine asks for them through ``env_hook``."""
 
 
-class CheckpointError(SandboxError):
-    """A checkpoint that cannot be read or does not belong to this run."""
+class EnvHooks(Protocol):
+    """What an env may offer beyond the Gymnasium vector API; every hook is optional.
+
+    The engine (loop, callbacks, evaluation, logger) reads an env only through these and the
+    vector API, never through its other attributes, so a user's env takes part in a run's
+    evaluation, media and checkpoints by defining the hooks it can.
+    """
+
+    def eval_env(self) -> Env:
+        """The held-out env for ``eval/*``: a dataset's test split, a fresh simulator copy."""
+        ...
+
+    def score(self, policy: Any) -> dict[str, Tensor]:
+        """The headline figures of ``policy(obs) -> action`` over the whole split, once:
+        ``{"score": ..., "<metric>": ...}`` as 0-d tensors (``score`` higher is better)."""
+        ...
+
+    def media(self, agent: Any) -> dict[str, Tensor]:
+        """Images to show at an evaluation, ``{name: (N, C, H, W) in [0, 1]}``."""
+        ...
+
+    def embedding(self, agent: Any) -> dict[str, Any] | None:
+        """``SummaryWriter.add_embedding`` keyword arguments for the projector, or ``None``."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a bitwise resume needs of the env (generators, cursors, current batch)."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> Tensor | None:
+        """Restore ``state``; return the current observation (``None``: reset instead)."""
+        ...
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Take this data-parallel rank's slice of every global batch."""
+        ...
+
+    def config_dict(self) -> dict[str, Any]:
+        """The env's options as ``sandbox.make`` takes them (stored in the checkpoint)."""
+        ...
 
 
-class NonFiniteError(SandboxError):
-    """A non-finite loss or reward stopped the run."""
-
-
-class RunFailed(SandboxError):
-    """An env or agent raised mid-run (e.g. a crashed async worker); a checkpoint was written."""
-
-
-class RunInterrupted(SandboxError):
-    """Ctrl-C or SIGTERM stopped a run after it wrote a final checkpoint."""
-
-    def __init__(self, message: str, signum: int) -> None:
-        """Record which signal stopped the run (``signal.SIGINT`` or ``SIGTERM``)."""
-        super().__init__(message)
-        self.signum = signum
-
-
-def env_device(env: Env) -> torch.device:
-    """The device of a sandbox env's tensors (``cpu`` for an env that names none).
+def env_hook(env: Any, name: str) -> Any:
+    """The env's hook ``name`` (one of ``ENV_HOOKS``), or ``None`` where it has none.
 
     Example:
-        >>> class E: device = "cpu"
-        >>> env_device(E())
-        device(type='cpu')
+        >>> import sandbox
+        >>> env_hook(sandbox.make("sandbox/LinReg-v0"), "score") is not None
+        True
+        >>> env_hook(sandbox.make("CartPole-v1"), "score") is None
+        True
     """
-    from sandbox.device import canonical_device  # device.py imports this module
+    if name not in ENV_HOOKS:
+        raise ValueError(f"{name!r} is not an env hook; expected one of {', '.join(ENV_HOOKS)}")
+    return getattr(env, name, None)
 
-    return canonical_device(getattr(env, "device", "cpu"))
+
+__all__ = [
+    "ENV_HOOKS",
+    "ActionError",
+    "Agent",
+    "CheckpointError",
+    "Env",
+    "EnvHooks",
+    "NonFiniteError",
+    "RunFailed",
+    "RunInterrupted",
+    "SandboxError",
+    "Transition",
+    "UsageError",
+    "env_device",
+    "env_hook",
+]

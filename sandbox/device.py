@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sandbox.core import UsageError
+from sandbox.errors import UsageError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -23,6 +23,17 @@ def canonical_device(device: str | torch.device) -> torch.device:
     if device.type == "cuda" and device.index is None and torch.cuda.is_available():
         return torch.device("cuda", torch.cuda.current_device())
     return device
+
+
+def env_device(env: object) -> torch.device:
+    """The device of an env's tensors, canonical (``cpu`` for an env that names none).
+
+    Example:
+        >>> class E: device = "cpu"
+        >>> env_device(E())
+        device(type='cpu')
+    """
+    return canonical_device(getattr(env, "device", "cpu"))
 
 
 def resolve_device(spec: str | torch.device = "auto") -> torch.device:

@@ -13,7 +13,8 @@ import torch
 from torch import Tensor
 
 from sandbox import distributed
-from sandbox.core import Agent, Env, env_device
+from sandbox.core import Agent, Env, env_hook
+from sandbox.device import env_device
 from sandbox.multi import MultiAgentEnv
 
 
@@ -51,7 +52,7 @@ def evaluate(
     with torch.inference_mode():
         if isinstance(agent, Mapping):
             figures = env.score({p: _deterministic(a) for p, a in agent.items()})
-        elif hasattr(env, "score"):
+        elif env_hook(env, "score") is not None:
             figures = env.score(_deterministic(agent))
         else:
             figures = _play_episodes(env, agent, num_episodes, seed)

@@ -20,6 +20,8 @@ from tensorboard.plugins.hparams import summary_v2 as hparams_summary
 from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 
+from sandbox.core import env_hook
+
 CUSTOM_SCALARS = {
     "paradigms side by side": {
         "eval/score: every paradigm's headline figure": ["Multiline", [r"^eval/score$"]],
@@ -258,10 +260,10 @@ class Logger:
     def media(self, env: Any, agent: Any, step: int, projector: bool = False) -> None:
         """An eval env's images (``media``); with ``projector``, its embedding for the projector."""
         with torch.inference_mode():
-            if hasattr(env, "media"):
+            if env_hook(env, "media") is not None:
                 for name, images in env.media(agent).items():
                     self.images(f"media/{name}", images, step)
-            if projector and hasattr(env, "embedding"):
+            if projector and env_hook(env, "embedding") is not None:
                 embedding = env.embedding(agent)
                 if embedding is not None:
                     self.writer.add_embedding(**embedding, global_step=step, tag="embedding")

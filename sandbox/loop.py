@@ -1,137 +1,45 @@
-"""The one loop: reset, act, step, learn, log, evaluate, checkpoint (DESIGN §3).
+"""The one loop: reset; while the budget lasts, act, step, learn, and let the callbacks see it.
 
-It trains any agent on any env. The x-axis of everything it logs is samples consumed
-(environment transitions summed over sub-envs). Metrics stay on the device between log
-intervals; nothing is read back per step.
+It trains any agent on any env (DESIGN §3). Everything else a run does — logging,
+evaluation, checkpoints, the progress bar, stopping on a signal or a non-finite value — is
+a callback (``sandbox.callbacks``). The x-axis of everything logged is samples consumed
+(environment transitions summed over sub-envs); metrics stay on the device between logs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import os
-import signal
-import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor
-from tqdm import tqdm
 
 from sandbox import distributed
-from sandbox.checkpoint import FILENAME, load_checkpoint, save_checkpoint
-from sandbox.core import (
-    Agent,
-    Env,
+from sandbox.callbacks import Callback, StepHung, default_callbacks
+from sandbox.checkpoint import FILENAME, RunLock, load_checkpoint, remove_stale_tmp
+from sandbox.core import Agent, Env, Transition, env_hook
+from sandbox.device import env_device
+from sandbox.errors import (
+    CheckpointError,
     NonFiniteError,
     RunFailed,
     RunInterrupted,
     SandboxError,
-    Transition,
     UsageError,
-    env_device,
 )
-from sandbox.evaluation import evaluate, read_figures
-from sandbox.logger import EpisodeSums, Logger, MetricSums, first_nonfinite, make_run_dir
+from sandbox.logger import Logger, make_run_dir
 from sandbox.multi import MultiAgentEnv, Turns
-from sandbox.seeding import rng_state, set_rng_state
+from sandbox.registry import closest
+from sandbox.run import Run, RunConfig, RunResult
+from sandbox.seeding import set_rng_state
 
 
-@dataclass
-class RunResult:
-    """What a finished run reports: the figures of its summary line."""
+class Steps:
+    """One agent in a vector env, one batched step at a time (DESIGN §1's quadruple).
 
-    run_dir: Path | None
-    """The TensorBoard run directory (``None`` when nothing was written)."""
-    samples: int
-    """Samples consumed in total (a resumed run counts its earlier part too)."""
-    wall_time: float
-    """Seconds this call spent in the loop."""
-    samples_per_s: float
-    """Samples this call consumed per second of loop time."""
-    metrics: dict[str, float] = field(default_factory=dict)
-    """The final evaluation, ``{"eval/score": ..., "eval/r2": ...}``."""
-
-
-@contextmanager
-def _stop_on_signal(at_once_on_second: bool = True) -> Iterator[list[int]]:
-    """Turn the first SIGINT/SIGTERM into a flag the loop checks between steps.
-
-    Stopping between steps keeps the agent and env consistent, so the checkpoint written
-    then resumes exactly. A second Ctrl-C interrupts at once, unless ``at_once_on_second``
-    is off: torchrun sends its workers the signal it got, on top of the terminal's.
-    """
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if received and signum == signal.SIGINT and at_once_on_second:
-            raise KeyboardInterrupt
-        received.append(signum)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-def _agent_config(agent: Agent) -> dict[str, Any]:
-    config = getattr(agent, "config", None)
-    return {
-        "agent": getattr(agent, "name", type(agent).__name__),
-        "agent_config": dataclasses.asdict(config) if config is not None else {},
-    }
-
-
-def _env_config(env: Any) -> dict[str, Any]:
-    """The env's options: its ``config_dict()``, else its ``config`` dataclass, else none."""
-    if hasattr(env, "config_dict"):
-        return env.config_dict()
-    config = getattr(env, "config", None)
-    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
-
-
-def _run_config(
-    env: Env | MultiAgentEnv,
-    agent: Agent | Mapping[str, Agent],
-    steps: int,
-    seed: int | None,
-    **schedule: Any,
-) -> dict[str, Any]:
-    """The resolved config: enough to rebuild env and agent(s) on ``--resume``.
-
-    A game's agents are listed per player under ``players``; ``agent`` joins their names.
-    """
-    spec = getattr(env, "spec", None)
-    if isinstance(agent, Mapping):
-        players = {p: _agent_config(a) for p, a in agent.items()}
-        agents = {"agent": "+".join(c["agent"] for c in players.values()), "players": players}
-    else:
-        agents = _agent_config(agent)
-    return {
-        "env_id": spec.id if spec is not None else type(env).__name__,
-        "env": _env_config(env),
-        "num_envs": env.num_envs,
-        "device": str(env_device(env)),
-        **agents,
-        "steps": steps,
-        "seed": seed,
-        **schedule,
-    }
-
-
-class _Steps:
-    """One agent in a vector env, one step at a time: act, step, learn (DESIGN §1's quadruple).
-
-    ``sandbox.multi.Turns`` is its counterpart for games; ``train`` drives either.
+    ``sandbox.multi.Turns`` is its counterpart for games: the loop drives either.
     """
 
     def __init__(self, env: Env, agent: Agent) -> None:
@@ -147,72 +55,46 @@ class _Steps:
         if self.obs is None:  # an env without state (e.g. a simulator) starts new episodes
             self.obs, _ = self.env.reset(seed=seed)
 
-    def step(self, sums: MetricSums, episodes: EpisodeSums) -> int:
-        """One batched transition, learned from at once; return the samples consumed."""
-        obs, agent = self.obs, self.agent
-        action = agent.act(obs)
+    def step(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """Act, step, learn; return the metrics by tag (``reward/mean`` first) and the info."""
+        obs = self.obs
+        action = self.agent.act(obs)
         next_obs, reward, terminated, truncated, info = self.env.step(action)
-        metrics = agent.learn(
+        metrics = self.agent.learn(
             Transition(obs, action, reward, next_obs, terminated, truncated, info)
         )
-        sums.add({"reward/mean": reward, **metrics})  # summed per sub-env, averaged on read
-        if "episode" in info:  # an env with episodes reports them as Gymnasium does
-            episodes.add(info["episode"], info["_episode"])
         self.obs = next_obs
-        return self.env.num_envs
+        return {"reward/mean": reward, **metrics}, info
 
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint's ``agent`` and ``env`` entries."""
-        return {
-            "agent": self.agent.state_dict(),
-            "env": self.env.state_dict() if hasattr(self.env, "state_dict") else None,
-        }
+        state = env_hook(self.env, "state_dict")
+        return {"agent": self.agent.state_dict(), "env": state() if state else None}
 
 
 def train(
     env: Env | MultiAgentEnv,
     agent: Agent | Mapping[str, Agent],
-    steps: int,
+    steps: int | None = None,
     *,
+    config: RunConfig | None = None,
+    callbacks: Sequence[Callback] = (),
     eval_env: Env | None = None,
-    seed: int | None = None,
-    logdir: str | os.PathLike | None = "runs",
-    experiment: str = "default",
-    log_every: int | None = None,
-    eval_every: int | None = None,
-    checkpoint_every: int | None = None,
-    progress: bool = True,
-    stop_on_nonfinite: bool = True,
-    resume: str | os.PathLike | None = None,
-    histograms: bool = False,
-    projector: bool = False,
+    resume: str | Path | None = None,
+    **options: Any,
 ) -> RunResult:
     """Train ``agent`` on ``env`` for ``steps`` samples, logging to TensorBoard.
 
     Args:
         env: a sandbox env (``sandbox.make``), or a turn-based game (``sandbox.multi``).
         agent: any object with the ``Agent`` methods; for a game, a dict of them keyed by
-            player (``{"generator": ..., "discriminator": ...}``), each learning from its own
-            rewards and logged under its player's name (``train/generator_loss``).
-        steps: samples to consume in total (env transitions summed over sub-envs; for a
-            game, ``num_envs`` per round).
-        eval_env: the held-out env for ``eval/*``; by default ``env.eval_env()`` (a dataset's
-            test split, a fresh copy of a simulator); none means no evaluation.
-        seed: seeds the env's first reset (call ``seed_everything`` before building the
-            agent for reproducible weights too).
-        logdir: root of the run directories; ``None`` writes nothing (no TensorBoard, no
-            checkpoint).
-        experiment: the sub-directory grouping related runs.
-        log_every: samples between scalar writes (default: about 100 points per run).
-        eval_every: samples between evaluations (default: about 10 per run).
-        checkpoint_every: samples between checkpoints (default: only at the end and on stop).
-        progress: show a progress bar (on a terminal).
-        stop_on_nonfinite: stop with ``NonFiniteError`` when a logged value is NaN/inf.
+            player, each learning from its own rewards and logged under its player's name.
+        steps: samples to consume in total (a game: ``num_envs`` per round); or ``config``.
+        config: the whole ``RunConfig``; else it is built from ``steps`` and ``options``.
+        callbacks: the user's own ``Callback``s, called after the run's own.
+        eval_env: the held-out env for ``eval/*``; by default the env's ``eval_env()``.
         resume: a run directory to continue from its checkpoint, in the same directory.
-        histograms: at each log, histograms of the agent's weights and gradients
-            (``weights/*``, ``grads/*``) and the gradient norm (``train/grad_norm``).
-        projector: at the end, the eval env's ``embedding(agent)`` for TensorBoard's
-            projector (a classifier's learnt features; ~0.1 s to write).
+        **options: ``RunConfig`` fields: ``seed``, ``logdir``, ``experiment``, ``log_every``...
 
     Returns:
         The run's ``RunResult``.
@@ -225,223 +107,194 @@ def train(
         >>> result.samples, result.metrics["eval/r2"] > 0.99
         (1000, True)
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise UsageError(f"steps must be a positive number of samples, got {steps!r}")
-    num_envs, world = env.num_envs, distributed.world_size()
-    batch = num_envs * world  # samples per step, every rank's together
-    log_every = log_every or max(batch, steps // 100)
-    eval_every = eval_every or max(batch, steps // 10)
-    for name, value in (
-        ("log_every", log_every),
-        ("eval_every", eval_every),
-        ("checkpoint_every", checkpoint_every or 1),
-    ):
-        if value < 1:
-            raise UsageError(f"{name} must be a positive number of samples, got {value}")
-    env_seed = seed
-    if world > 1:  # a data-parallel run under torchrun (sandbox/distributed.py)
-        for one in agent.values() if isinstance(agent, Mapping) else [agent]:
-            distributed.require_data_parallel(one)
-        if hasattr(env, "shard"):  # one seed, one global batch order; each rank its slice
-            env.shard(distributed.rank(), world)
-        else:  # a simulator: each rank steps its own sub-envs from its own seeds
-            env_seed = distributed.env_seed(seed, num_envs)
-        distributed.seed_rank(seed)
-    if eval_env is None and hasattr(env, "eval_env"):
+    config = _config(steps, config, options)
+    batch = env.num_envs * distributed.world_size()  # samples per step, every rank's together
+    play = Turns(env, agent) if isinstance(agent, Mapping) else Steps(env, agent)
+    run = Run(config.resolved(batch), env, agent, play, batch, meta=run_meta(env, agent))
+    if eval_env is None and env_hook(env, "eval_env") is not None:
         eval_env = env.eval_env()
-    config = _run_config(
-        env,
-        agent,
-        steps,
-        seed,
-        log_every=log_every,
-        eval_every=eval_every,
-        checkpoint_every=checkpoint_every,
-        experiment=experiment,
-        **({"world_size": world} if world > 1 else {}),
-    )
-
-    play = Turns(env, agent) if isinstance(agent, Mapping) else _Steps(env, agent)
-
-    # 1. start fresh, or continue a checkpointed run in its own directory
-    # (in a data-parallel run rank 0 reads or creates what exists once, and tells the others)
-    main, device = distributed.is_main(), env_device(env)
-    if resume is not None:
-        run_dir: Path | None = Path(resume)
-        where = env_device(env) if world == 1 else "cpu"  # rank 0 reads for every rank
-        state = distributed.on_main(lambda: load_checkpoint(run_dir, map_location=where))
-        saved_world = state["config"].get("world_size", 1)
-        if saved_world != world:
-            raise UsageError(
-                f"{run_dir} was trained by {saved_world} process(es) and resumes with the same "
-                f"number, got {world}: launch with torchrun --nproc-per-node {saved_world}"
-                if saved_world > 1
-                else f"{run_dir} was trained by one process: resume it without torchrun"
-            )
-        if distributed.rank() > 0:  # each rank continues from its own state
-            own = state["other_ranks"][distributed.rank() - 1]
-            state = {**state, **distributed.undedupe(state, own)}
-        play.start(env_seed, state)
-        set_rng_state(state["rng"])
-        samples = state["samples"]
-    else:
-        play.start(env_seed)
-        samples = 0
-        run_dir = (
-            distributed.on_main(
-                lambda: make_run_dir(logdir, experiment, config["env_id"], config["agent"], seed)
-            )
-            if logdir is not None
-            else None
-        )
-    # On resume, TensorBoard drops what the stopped run wrote after its checkpoint.
-    purge = samples + 1 if resume else None
-    logger = Logger(run_dir, purge_step=purge) if run_dir and main else None
-    checkpoint = run_dir / FILENAME if run_dir else None  # written by rank 0 only
-    last_good: Path | None = checkpoint if resume else None
-
-    def save() -> None:
-        nonlocal last_good
-        if checkpoint is None:
-            return
-        own = {**play.state_dict(), "rng": rng_state()}
-        states = distributed.gather_to_main(own) if world > 1 else [own]
-        if main:  # rank 0's state as one process's, the others' beside it (what differs)
-            others = (
-                {"other_ranks": [distributed.dedupe(states[0], s) for s in states[1:]]}
-                if world > 1
-                else {}
-            )
-            save_checkpoint(
-                checkpoint, {"samples": samples, "config": config, **states[0], **others}
-            )
-        last_good = checkpoint
-
-    def stopped() -> str:
-        where = (
-            f"the last good checkpoint is {last_good}"
-            if last_good
-            else "no checkpoint was written before it (see --checkpoint-every)"
-        )
-        return f"stopped, and {where}"
-
-    def log(values: dict[str, float]) -> dict[str, float]:
-        if logger is not None:
-            logger.scalars(samples, values)
-        tag = first_nonfinite(values)
-        if tag is not None and stop_on_nonfinite:
-            game = f" (round {samples // num_envs})" if isinstance(play, Turns) else ""
-            raise NonFiniteError(
-                f"{tag} = {values[tag]} at sample {samples}{game}; {stopped()} "
-                "(pass --no-stop-on-nonfinite to keep going)"
-            )
-        return values
-
-    # 2. the loop
-    if logger is not None and resume is None:
-        logger.config(config)
-    sums, episodes = MetricSums(), EpisodeSums()
-    next_log, next_eval = _next(samples, log_every), _next(samples, eval_every)
-    next_ckpt = _next(samples, checkpoint_every) if checkpoint_every else math.inf
-    start_samples, start = samples, time.perf_counter()
-    t_log, s_log = start, samples
-    bar = tqdm(
-        total=steps,
-        initial=samples,
-        unit="sample",
-        disable=None if progress and main else True,
-        dynamic_ncols=True,
-        leave=False,
-    )
-    final: dict[str, float] = {}
+    _open(run, resume)
+    run.callbacks = [*default_callbacks(run, eval_env), *callbacks]
+    start, start_samples = time.perf_counter(), run.samples
     try:
-        with _stop_on_signal(at_once_on_second=world == 1) as received:
-            while samples < steps:
-                try:
-                    samples += play.step(sums, episodes) * world
-                except NonFiniteError as e:  # an env that met a NaN action (a game: a round)
-                    raise NonFiniteError(f"{e}; {stopped()}") from None
-                except (SandboxError, KeyboardInterrupt):
-                    raise
-                except Exception as e:  # a crashed env worker, a bug: keep what was learnt
-                    if world > 1:  # the other ranks' states are out of reach: no checkpoint
-                        where = f"at sample {samples}"
-                        raise RunFailed(f"{distributed.failure(e, where)}; {stopped()}") from e
-                    raise RunFailed(
-                        f"{type(e).__name__} at sample {samples}: {str(e).strip()}; "
-                        f"{_save_after_crash(save, stopped)}"
-                    ) from e
-
-                at_log = samples >= next_log or samples >= steps
-                if at_log:
-                    now = time.perf_counter()
-                    if world > 1:  # every rank logs (and checks) the same: the run's means
-                        values = {
-                            **sums.means(distributed.all_reduce_mean),
-                            **episodes.means(lambda t: distributed.all_reduce_sum(t.to(device))),
-                        }
-                    else:
-                        values = {**sums.means(), **episodes.means()}
-                    values["time/fps"] = (samples - s_log) / max(now - t_log, 1e-9)
-                    if histograms and logger is not None:
-                        values.update(logger.histograms(agent, samples))
-                    t_log, s_log, next_log = now, samples, _next(samples, log_every)
-                    log(values)
-                    bar.update(samples - bar.n)
-                    bar.set_postfix(reward=f"{values.get('reward/mean', math.nan):.4g}")
-                if eval_env is not None and (samples >= next_eval or samples >= steps):
-                    next_eval = _next(samples, eval_every)
-                    final = log(read_figures(evaluate(eval_env, agent)))
-                    if logger is not None:
-                        logger.media(eval_env, agent, samples, projector and samples >= steps)
-                if samples >= next_ckpt:
-                    next_ckpt = _next(samples, checkpoint_every)
-                    save()
-                if world > 1:  # stop together, whichever rank got the signal: at a log, and
-                    # every STOP_CHECK_EVERY steps (well within torchrun's 30 s before SIGKILL)
-                    check = at_log or (samples // batch) % distributed.STOP_CHECK_EVERY == 0
-                    stop = check and distributed.any_rank(bool(received), device)
-                else:
-                    stop = bool(received)
-                if stop:
-                    save()
-                    if logger is not None:
-                        logger.flush()
-                    signum = received[0] if received else signal.SIGTERM  # another rank's
-                    launch = f"torchrun --nproc-per-node {world} -m " if world > 1 else ""
-                    saved = (
-                        f"checkpoint {checkpoint}; resume with: "
-                        f"{launch}sandbox run --resume {run_dir}"
-                        if checkpoint
-                        else "nothing saved (logdir=None)"
-                    )
-                    raise RunInterrupted(
-                        f"stopped by {signal.Signals(signum).name} at sample {samples}; {saved}",
-                        signum,
-                    )
-        save()
-    except Exception as e:
-        if world == 1 or isinstance(e, SandboxError):
-            raise
-        # a collective (log, evaluation, checkpoint) met a rank that is gone
-        raise RunFailed(f"{distributed.failure(e, f'at sample {samples}')}; {stopped()}") from e
+        for callback in run.callbacks:
+            callback.on_start(run)
+        while run.samples < run.config.steps and run.stop_reason is None:
+            metrics, info = play.step()  # act, step, learn (a game: one round of turns)
+            run.samples += batch
+            for callback in run.callbacks:
+                callback.on_step(run, metrics, info)
+    except BaseException as e:  # on_end must see it: whether to checkpoint, what to say
+        run.error = e
     finally:
-        bar.close()
-        if logger is not None:
-            logger.close()
+        _end(run)
+    if run.error is not None:
+        raise _failure(run, run.error) from run.error
+    if run.signum is not None:
+        raise RunInterrupted(run.interrupted_message(), run.signum)
     wall = time.perf_counter() - start
-    return RunResult(run_dir, samples, wall, (samples - start_samples) / max(wall, 1e-9), final)
+    speed = (run.samples - start_samples) / max(wall, 1e-9)
+    return RunResult(run.run_dir, run.samples, wall, speed, run.final)
 
 
-def _save_after_crash(save: Any, stopped: Any) -> str:
-    """Write the agent's checkpoint after a failed step; say where it is (or why not)."""
-    try:
-        save()  # the agent is as its last learn() left it: resumable
-    except Exception as e:  # the env may be too broken to report its state
-        return f"the checkpoint could not be written ({type(e).__name__}: {e}); {stopped()}"
-    return stopped()
+def _config(steps: int | None, config: RunConfig | None, options: dict[str, Any]) -> RunConfig:
+    """The run's config: ``config`` as given, or built from ``steps`` and keyword options."""
+    if config is not None:
+        if steps is not None or options:
+            raise UsageError("pass either config=RunConfig(...) or steps and options, not both")
+        return config
+    names = [f.name for f in dataclasses.fields(RunConfig)]
+    for key in options:
+        if key not in names:
+            raise UsageError(f"train() has no option {key!r}{closest(key, names)}")
+    return RunConfig(steps=steps, **options)  # type: ignore[arg-type]
 
 
-def _next(samples: int, every: int) -> int:
-    """The next multiple of ``every`` strictly after ``samples``."""
-    return (samples // every + 1) * every
+def _agents(agent: Agent | Mapping[str, Agent]) -> list[Agent]:
+    return list(agent.values()) if isinstance(agent, Mapping) else [agent]
+
+
+def _agent_meta(agent: Agent) -> dict[str, Any]:
+    config = getattr(agent, "config", None)
+    return {
+        "agent": getattr(agent, "name", type(agent).__name__),
+        "agent_config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {},
+    }
+
+
+def run_meta(env: Any, agent: Agent | Mapping[str, Agent]) -> dict[str, Any]:
+    """What the run trains: enough to rebuild env and agent(s) on ``--resume``.
+
+    A game's agents are listed per player under ``players``; ``agent`` joins their names.
+    """
+    if isinstance(agent, Mapping):
+        players = {p: _agent_meta(a) for p, a in agent.items()}
+        agents = {"agent": "+".join(c["agent"] for c in players.values()), "players": players}
+    else:
+        agents = _agent_meta(agent)
+    config_dict = env_hook(env, "config_dict")
+    spec = getattr(env, "spec", None)
+    world = distributed.world_size()
+    return {
+        "env_id": spec.id if spec is not None else type(env).__name__,
+        "env": config_dict() if config_dict else {},
+        "num_envs": env.num_envs,
+        "device": str(env_device(env)),
+        **agents,
+        **({"world_size": world} if world > 1 else {}),
+    }
+
+
+def _open(run: Run, resume: str | Path | None) -> None:
+    """Reset env and agent, or restore them from ``resume``; create or reopen the run dir."""
+    seed = run.config.seed
+    if distributed.active():  # a data-parallel run under torchrun (sandbox/distributed.py)
+        seed = _data_parallel(run)
+    for agent in _agents(run.agent):  # the agent learns the budget from the loop
+        if hasattr(agent, "on_start"):
+            agent.on_start(run)
+    if resume is None:
+        run.play.start(seed)
+        if run.config.logdir is not None:
+            c, meta = run.config, run.meta
+            make = lambda: make_run_dir(  # noqa: E731
+                c.logdir, c.experiment, meta["env_id"], meta["agent"], c.seed
+            )
+            run.run_dir = distributed.on_main(make)
+    else:
+        run.run_dir = Path(resume)
+        state = _read_checkpoint(run, run.run_dir)
+        run.play.start(seed, state)
+        set_rng_state(state["rng"])
+        run.samples, run.last_checkpoint = state["samples"], run.run_dir / FILENAME
+    if run.run_dir is not None and distributed.is_main():
+        run.lock = RunLock(run.run_dir)  # one writer per run directory
+        remove_stale_tmp(run.run_dir)
+        # on resume, TensorBoard drops what the stopped run wrote after its checkpoint
+        run.logger = Logger(run.run_dir, purge_step=run.samples + 1 if resume else None)
+        if resume is None:
+            run.logger.config({**run.meta, **run.config.to_dict()})  # one flat table
+
+
+def _data_parallel(run: Run) -> int | None:
+    """Every rank wraps its agents for DDP; a dataset shards, a simulator seeds per rank."""
+    for agent in _agents(run.agent):
+        distributed.require_data_parallel(agent)
+    seed = run.config.seed
+    shard = env_hook(run.env, "shard")
+    if shard is not None:  # one seed, one global batch order; each rank its slice
+        shard(distributed.rank(), distributed.world_size())
+    else:  # a simulator: each rank steps its own sub-envs from its own seeds
+        seed = distributed.env_seed(seed, run.env.num_envs)
+    distributed.seed_rank(run.config.seed)
+    return seed
+
+
+def _read_checkpoint(run: Run, run_dir: Path) -> dict[str, Any]:
+    """This run directory's checkpoint, refused in one line if it belongs to another run."""
+    world = distributed.world_size()
+    where = env_device(run.env) if world == 1 else "cpu"  # rank 0 reads for every rank
+    state = distributed.on_main(lambda: load_checkpoint(run_dir, map_location=where))
+    path, saved = run_dir / FILENAME, state["config"]
+    if state["run_name"] != run_dir.name:
+        raise CheckpointError(
+            f"{path} belongs to the run {state['run_name']!r}, not to {run_dir.name!r}: "
+            "resume a run from its own directory"
+        )
+    for key in ("env_id", "agent"):
+        if saved[key] != run.meta[key]:
+            raise CheckpointError(
+                f"{path} was trained with {key} {saved[key]!r}, but this run has "
+                f"{run.meta[key]!r}: resume it with the same env and agent"
+            )
+    saved_world = saved.get("world_size", 1)
+    if saved_world != world:
+        raise UsageError(
+            f"{run_dir} was trained by {saved_world} process(es) and resumes with the same "
+            f"number, got {world}: launch with torchrun --nproc-per-node {saved_world}"
+            if saved_world > 1
+            else f"{run_dir} was trained by one process: resume it without torchrun"
+        )
+    if distributed.rank() > 0:  # each rank continues from its own state
+        own = state["other_ranks"][distributed.rank() - 1]
+        state = {**state, **distributed.undedupe(state, own)}
+    return state
+
+
+def _end(run: Run) -> None:
+    """Every callback's ``on_end`` (each, even if one fails), then close the log and lock."""
+    failed: Exception | None = None
+    for callback in run.callbacks:
+        try:
+            callback.on_end(run)
+        except Exception as e:  # e.g. a disk full at the final checkpoint
+            failed = failed or e
+    if run.logger is not None:
+        run.logger.close()
+    if run.lock is not None:
+        run.lock.release()
+    if run.error is None:
+        run.error = failed
+
+
+def _failure(run: Run, error: BaseException) -> BaseException:
+    """The error a failed run raises: one line saying what happened and what was kept."""
+    if not isinstance(error, Exception):  # a second Ctrl-C: at once, nothing more to say
+        return error
+    where = f"stopped, and {run.where_saved()}"
+    if isinstance(error, StepHung):
+        return RunInterrupted(
+            f"{error} (the step after sample {run.samples}, in the env or agent); {where}",
+            run.signum or 15,
+        )
+    if isinstance(error, NonFiniteError):  # from a callback, or an env that met a NaN action
+        return NonFiniteError(f"{error}; {where}")
+    if isinstance(error, SandboxError):
+        return error
+    if distributed.active():  # a collective met a rank that is gone, or this rank crashed
+        return RunFailed(f"{distributed.failure(error, f'at sample {run.samples}')}; {where}")
+    unsaved = run.meta.get("checkpoint_error")
+    saved = f"the checkpoint could not be written ({unsaved}); {where}" if unsaved else where
+    return RunFailed(
+        f"{type(error).__name__} at sample {run.samples}: {str(error).strip()}; {saved}"
+    )

@@ -18,8 +18,8 @@ import gymnasium
 import torch
 from torch import Tensor
 
-from sandbox.core import Agent, Transition, UsageError
-from sandbox.logger import EpisodeSums, MetricSums
+from sandbox.core import Agent, Transition, env_hook
+from sandbox.errors import UsageError
 
 
 @runtime_checkable
@@ -126,10 +126,10 @@ class Turns:
         >>> import sandbox
         >>> from agents.gan import make_players
         >>> env = sandbox.make("sandbox/RingGAN-v0", 8)
-        >>> sums = MetricSums()
-        >>> Turns(env, make_players(env)).step(sums, EpisodeSums())  # one round: 8 samples
-        8
-        >>> sorted(sums.means())[:3]
+        >>> turns = Turns(env, make_players(env))
+        >>> turns.start(seed=0)
+        >>> metrics, info = turns.step()  # one round of 8 samples
+        >>> sorted(metrics)[:3]
         ['reward/discriminator', 'reward/generator', 'reward/mean']
     """
 
@@ -141,7 +141,6 @@ class Turns:
                 f"got agents for {', '.join(agents) or 'none'} (pass a dict keyed by player)"
             )
         self.env, self.agents = env, dict(agents)
-        self.num_samples = env.num_envs
         self._tags: dict[tuple[str, str], str] = {}  # (player, tag) -> renamed: no string work
         self._last: dict[str, tuple[Tensor, Tensor]] = {}  # player -> its latest (obs, action)
         self._done: Tensor | None = None
@@ -156,9 +155,11 @@ class Turns:
                 return
         self.env.reset(seed=seed)
 
-    def step(self, sums: MetricSums, episodes: EpisodeSums) -> int:
-        """Play one round; return the samples it consumed (``num_envs``)."""
+    def step(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """Play one round; return its metrics by tag (and an empty info: no episodes)."""
         env, first = self.env, self.env.possible_agents[0]
+        metrics: dict[str, Tensor] = {}
+        rewards: list[Tensor] = []
         while True:
             player = env.agent_selection
             obs = env.observe(player)
@@ -166,11 +167,14 @@ class Turns:
             env.step(action)
             self._last[player] = (obs, action)
             for rewarded, reward in env.rewards.items():
-                self._learn(rewarded, reward, sums)
+                metrics.update(self._learn(rewarded, reward))
+                rewards.append(reward)
             if env.agent_selection == first:
-                return self.num_samples
+                # every revealed reward counts once in reward/mean: (P, N) -> (N,)
+                return {"reward/mean": torch.stack(rewards).mean(0), **metrics}, {}
 
-    def _learn(self, player: str, reward: Tensor, sums: MetricSums) -> None:
+    def _learn(self, player: str, reward: Tensor) -> dict[str, Tensor]:
+        """The player learns from its latest action and this reward; its tagged metrics."""
         obs, action = self._last[player]
         # A round is a one-step episode for each player (as a supervised sample is), so
         # next_obs repeats obs: the next round's batch is not drawn yet.
@@ -181,7 +185,7 @@ class Turns:
             Transition(obs, action, reward, obs, self._done, self._not_done, {})
         )
         metrics = {"reward": reward, **metrics}  # logged as reward/<player>
-        sums.add({"reward/mean": reward, **{self._tag(player, t): v for t, v in metrics.items()}})
+        return {self._tag(player, t): v for t, v in metrics.items()}
 
     def _tag(self, player: str, tag: str) -> str:
         key = (player, tag)
@@ -191,9 +195,10 @@ class Turns:
 
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint's ``agent`` (one state per player) and ``env`` entries."""
+        state = env_hook(self.env, "state_dict")
         return {
             "agent": {p: a.state_dict() for p, a in self.agents.items()},
-            "env": self.env.state_dict() if hasattr(self.env, "state_dict") else None,
+            "env": state() if state else None,
         }
 
 

@@ -176,7 +176,7 @@ def build_config(config_cls: type, overrides: dict[str, Any], owner: str) -> Any
         >>> build_config(C, {"lrr": 0.5}, "agent 'x'")
         Traceback (most recent call last):
         ...
-        sandbox.core.UsageError: agent 'x' has no option 'lrr' (did you mean lr?)
+        sandbox.errors.UsageError: agent 'x' has no option 'lrr' (did you mean lr?)
     """
     names = [f.name for f in dataclasses.fields(config_cls)]
     for key in overrides:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import sandbox
-from sandbox.compare import read_run
+from sandbox.apps.compare import read_run
 
 MODELS = {  # name -> (env id, learning rate)
     "linear regression": ("sandbox/LinReg-v0", 0.03),

@@ -24,7 +24,7 @@ import math
 import torch
 
 import sandbox
-from sandbox.compare import read_run
+from sandbox.apps.compare import read_run
 
 NET = {"num_hiddens": 256, "num_layers": 1}
 LEARNERS = {  # what the env reveals -> (feedback, agent, agent options)

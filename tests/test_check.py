@@ -11,7 +11,7 @@ from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 
 import sandbox
 from sandbox.checks import run_checks
-from sandbox.cli import main
+from sandbox.apps.cli import main
 from sandbox.single import SingleEnvView
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import sandbox
-from sandbox.cli import main
+from sandbox.apps.cli import main
 
 
 def run_cli(capsys, *args):

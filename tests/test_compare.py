@@ -9,7 +9,7 @@ import statistics
 import pytest
 
 import sandbox
-from sandbox.cli import main
+from sandbox.apps.cli import main
 from tests.conftest import read_scalars
 
 

@@ -210,7 +210,7 @@ def test_scripts_run_with_tiny_budgets(tmp_path, capsys):
     "env_id,name", [("MNISTGAN", "MNIST"), ("FashionMNISTGAN", "FashionMNIST")]
 )
 def test_missing_torchvision_data_says_how_to_get_it(capsys, tmp_path, env_id, name):
-    from sandbox.cli import main
+    from sandbox.apps.cli import main
 
     with pytest.raises(sandbox.UsageError, match=f"{name} not found: .* in {tmp_path}/{name}/raw"):
         sandbox.make(f"sandbox/{env_id}-v0", data_root=str(tmp_path))

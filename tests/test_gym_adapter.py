@@ -12,7 +12,7 @@ import torch
 from gymnasium import spaces
 
 import sandbox
-from sandbox.cli import main
+from sandbox.apps.cli import main
 
 
 class Corridor(gymnasium.Env):

@@ -9,7 +9,7 @@ import torch
 
 import sandbox
 from agents.gan import make_players
-from sandbox.cli import main
+from sandbox.apps.cli import main
 from tests.conftest import DEVICES, read_scalars
 
 N = 16  # samples per round

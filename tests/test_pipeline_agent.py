@@ -7,7 +7,7 @@ import torch
 
 import sandbox
 from agents.pipeline import hog_features
-from sandbox.cli import main as cli
+from sandbox.apps.cli import main as cli
 
 
 def digits(num_envs=64, **options):

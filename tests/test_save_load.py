@@ -82,7 +82,11 @@ def test_atomic_write_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", failing_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(sandbox.CheckpointError) as caught:
         sandbox.save_checkpoint(path, {"samples": 2})
     monkeypatch.undo()
-    assert sandbox.load_checkpoint(path)["samples"] == 1
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message and "disk full" in message
+    assert "bytes free" in message and "the previous checkpoint is kept" in message
+    assert torch.load(path, weights_only=True)["samples"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FILENAME]  # no temp file left

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.cli import main
-from sandbox.tour import TOUR
+from sandbox.apps.cli import main
+from sandbox.apps.tour import TOUR
 from tests.conftest import read_scalars, tensorboard_server
 
 PARADIGM_TAGS = {  # beyond reward/mean, eval/score and time/fps, which every run holds

@@ -18,7 +18,7 @@ import torchvision
 import sandbox
 from agents.gradient import GradientAgent, GradientConfig
 from envs.supervised import SupervisedEnv
-from sandbox.cli import main
+from sandbox.apps.cli import main
 from sandbox.core import Transition, UsageError
 
 SCRIPTS = Path(__file__).parent.parent / "scripts"

@@ -16,7 +16,8 @@ import torch
 
 from sandbox import registry
 from sandbox.core import UsageError
-from sandbox.loop import RunResult, train
+from sandbox.loop import train
+from sandbox.run import RunResult
 from sandbox.seeding import seed_everything
 
 BUDGETS = {"tiny": 0.05, "small": 0.3, "default": 1.0, "large": 4.0}

@@ -13,6 +13,7 @@ import dataclasses
 import io
 import os
 import re
+import shlex
 import signal
 import sys
 from collections.abc import Mapping
@@ -23,12 +24,20 @@ from typing import Any, Literal
 import torch
 import tyro
 
-from sandbox import compare, distributed, registry, tour
+from sandbox import distributed, registry
+from sandbox.apps import compare, tour
 from sandbox.checkpoint import load_checkpoint
 from sandbox.checks import run_checks
-from sandbox.core import CheckpointError, NonFiniteError, RunFailed, RunInterrupted, UsageError
+from sandbox.errors import (
+    CheckpointError,
+    NonFiniteError,
+    RunFailed,
+    RunInterrupted,
+    UsageError,
+)
 from sandbox.device import resolve_device
-from sandbox.loop import RunResult, train
+from sandbox.loop import train
+from sandbox.run import RunConfig, RunResult
 from sandbox.seeding import seed_everything
 
 USAGE = """usage: sandbox COMMAND ...
@@ -50,8 +59,9 @@ example:
 class RunFlags:
     """Options of every run."""
 
-    steps: int = 10_000
-    """Samples to consume: env transitions summed over sub-envs (rounded up to whole batches)."""
+    steps: int | None = None
+    """Samples to consume: env transitions summed over sub-envs (rounded up to whole batches);
+    default 10000, or on --resume the budget the run was started with."""
     seed: int = 0
     """Seeds Python, NumPy, torch and the env."""
     num_envs: int | None = None
@@ -66,10 +76,12 @@ class RunFlags:
     """Samples between scalar writes (default: about 100 points per run)."""
     eval_every: int | None = None
     """Samples between evaluations on the held-out split (default: about 10 per run)."""
+    eval_episodes: int = 10
+    """Episodes per evaluation, for envs with episodes."""
     checkpoint_every: int | None = None
     """Samples between checkpoints (default: at the end, and when stopped)."""
     resume: str | None = None
-    """A run directory to continue (ENV_ID and AGENT then come from its checkpoint)."""
+    """A run directory to continue (ENV_ID, AGENT and these options come from its checkpoint)."""
     stop_on_nonfinite: bool = True
     """Stop the run when a loss or reward turns NaN/inf."""
     progress: bool = True
@@ -79,7 +91,17 @@ class RunFlags:
     projector: bool = False
     """At the end, a classifier's learnt embedding (labels, sprites) for TensorBoard's projector."""
     threads: int = 1
-    """torch CPU threads: one is fastest for small models (NOTES.md); raise it for CNNs."""
+    """torch CPU threads: one is fastest for small models; raise it for CNNs."""
+
+    def run_config(self) -> RunConfig:
+        """The ``RunConfig`` these flags describe (a fresh run)."""
+        names = {f.name for f in dataclasses.fields(RunConfig)}
+        options = {k: v for k, v in dataclasses.asdict(self).items() if k in names}
+        return RunConfig(**{**options, "steps": self.steps or DEFAULT_STEPS})
+
+
+DEFAULT_STEPS = 10_000
+"""The budget of a run that names none."""
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -197,6 +219,7 @@ def cmd_run(args: list[str]) -> int:
     prog = f"sandbox run {env_id} {agent_name}"
     flags = _parse_flags(prog, env_cls, agent_cls, args, players)
     run: RunFlags = flags.run
+    config = run.run_config()  # refuses bad values before any work
     _set_threads(run.threads)
     device = distributed.init(run.device)  # under torchrun: join the group, this rank's device
     seed_everything(run.seed)
@@ -208,23 +231,9 @@ def cmd_run(args: list[str]) -> int:
         agent = registry.make_players(env, options)
     else:
         agent = registry.make_agent(agent_name, env, **_options(flags.agent))
-    result = train(
-        env,
-        agent,
-        run.steps,
-        seed=run.seed,
-        logdir=run.logdir,
-        experiment=run.experiment,
-        log_every=run.log_every,
-        eval_every=run.eval_every,
-        checkpoint_every=run.checkpoint_every,
-        progress=run.progress,
-        stop_on_nonfinite=run.stop_on_nonfinite,
-        histograms=run.histograms,
-        projector=run.projector,
-    )
+    result = train(env, agent, config=config)
     if distributed.is_main():
-        _summary(result, run.logdir, run.experiment)
+        _summary(result)
     return 0
 
 
@@ -235,20 +244,27 @@ def _set_threads(threads: int) -> None:
 
 
 def _resume(args: list[str]) -> int:
+    """``sandbox run --resume RUN_DIR [--steps N]``: the run's whole config from its checkpoint."""
     flags = _parse_flags("sandbox run --resume RUN_DIR", None, None, args)
     _set_threads(flags.run.threads)
     run_dir = Path(flags.run.resume)
     state = load_checkpoint(run_dir)  # every rank reads the config (a data-parallel run too)
     c = state["config"]
-    # under torchrun each rank takes its own device of the type the run was trained on
-    device = distributed.init(c["device"].split(":")[0]) if distributed.launched() else c["device"]
-    asked = any(a == "--steps" or a.startswith("--steps=") for a in args)
-    steps = flags.run.steps if asked else c["steps"]
-    if steps <= state["samples"]:
+    config = RunConfig.from_dict(c["run"])
+    config = dataclasses.replace(
+        config,
+        steps=flags.run.steps or config.steps,
+        progress=flags.run.progress,
+        stop_on_nonfinite=flags.run.stop_on_nonfinite,
+    )
+    if config.steps <= state["samples"]:
         raise UsageError(
             f"{run_dir} already holds {state['samples']} samples of the "
-            f"{c['steps']} asked for; pass --steps N with N > {state['samples']}"
+            f"{c['run']['steps']} asked for; pass --steps N with N > {state['samples']}"
         )
+    # under torchrun each rank takes its own device of the type the run was trained on
+    device = distributed.init(c["device"].split(":")[0]) if distributed.launched() else c["device"]
+    seed_everything(config.seed or 0)  # the agent's initial weights are then overwritten
     env = registry.make(c["env_id"], c["num_envs"], device=device, **c["env"])
     if "players" in c:  # a game: one agent per player
         agent = registry.make_players(
@@ -256,25 +272,13 @@ def _resume(args: list[str]) -> int:
         )
     else:
         agent = registry.make_agent(c["agent"], env, **c["agent_config"])
-    result = train(
-        env,
-        agent,
-        steps,
-        seed=c["seed"],
-        log_every=c["log_every"],
-        eval_every=c["eval_every"],
-        checkpoint_every=c["checkpoint_every"],
-        experiment=c["experiment"],
-        progress=flags.run.progress,
-        stop_on_nonfinite=flags.run.stop_on_nonfinite,
-        resume=run_dir,
-    )
+    result = train(env, agent, config=config, resume=run_dir)
     if distributed.is_main():
-        _summary(result, str(run_dir.parent.parent), c["experiment"])
+        _summary(result)
     return 0
 
 
-def _summary(result: RunResult, logdir: str, experiment: str) -> None:
+def _summary(result: RunResult) -> None:
     figures = ", ".join(
         f"{k.removeprefix('eval/')} {v:.4g}" for k, v in result.metrics.items() if k != "eval/score"
     )
@@ -287,7 +291,7 @@ def _summary(result: RunResult, logdir: str, experiment: str) -> None:
         print(f"eval      score {score:.4g} ({figures})")
     if result.run_dir is not None:
         print(f"run dir   {result.run_dir}")
-        print(f"view      tensorboard --logdir {Path(logdir) / experiment}")
+        print(f"view      tensorboard --logdir {shlex.quote(str(result.run_dir.parent))}")
 
 
 def cmd_list(args: list[str]) -> int:
