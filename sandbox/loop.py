@@ -134,7 +134,7 @@ def train(
         raise RunInterrupted(run.interrupted_message(), run.signum)
     wall = time.perf_counter() - start
     speed = (run.samples - start_samples) / max(wall, 1e-9)
-    return RunResult(run.run_dir, run.samples, wall, speed, run.final)
+    return RunResult(run.run_dir, run.samples, wall, speed, run.final, run.stop_reason)
 
 
 def _config(steps: int | None, config: RunConfig | None, options: dict[str, Any]) -> RunConfig:

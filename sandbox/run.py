@@ -120,6 +120,8 @@ class RunResult:
     """Samples this call consumed per second of loop time."""
     metrics: dict[str, float] = field(default_factory=dict)
     """The final evaluation, ``{"eval/score": ..., "eval/r2": ...}``."""
+    stop_reason: str | None = None
+    """Why a callback ended the run before its budget (``Run.stop``); ``None``: it did not."""
 
 
 @dataclass(eq=False)
