@@ -153,10 +153,56 @@ def _idx_pair(folder: Path, split: str) -> tuple[Tensor, Tensor]:
     return X.unsqueeze(1), y.long()
 
 
+def _latin1_bytes(text: str, encoding: str) -> bytes:
+    """What Python 3 pickles ``bytes`` as at protocol 2: ``_codecs.encode(text, "latin1")``."""
+    if encoding != "latin1":
+        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r}, not 'latin1'")
+    return text.encode("latin1")
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, numbers, strings and numpy arrays only: no other global loads.
+
+    A pickle can name any importable callable (``os.system``) and have it called, so a crafted
+    file under the data root would run code (DESIGN §7). A CIFAR batch needs numpy's array
+    reconstruction alone; builtins (dict, list, str, bytes, int) need no global at all.
+    """
+
+    ALLOWED = {  # (module, name) as written by numpy 1.x (numpy.core) and 2.x (numpy._core)
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"),  # protocol 5
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def __init__(self, file: Any, path: Path) -> None:
+        super().__init__(file, encoding="latin1")  # the encoding torchvision reads CIFAR with
+        self.path = path
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("_codecs", "encode"):  # bytes pickled by Python 3 at protocol 2
+            return _latin1_bytes
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"{self.path} asks to load the global {module}.{name}, which an array batch never "
+            "needs; refused, as a pickle can run code"
+        )
+
+
 def _cifar_batch(path: Path) -> tuple[Tensor, Tensor]:
-    """One pickled CIFAR-10 batch: images ``(n, 3, 32, 32)`` uint8 (its rows are CHW already)."""
+    """One pickled CIFAR-10 batch: images ``(n, 3, 32, 32)`` uint8 (its rows are CHW already).
+
+    The official batches are Python 2 pickles; their str keys read as str under latin1, while
+    a batch re-pickled by Python 3 from bytes keys reads as bytes: both are accepted.
+    """
     with open(path, "rb") as f:
-        entry = pickle.load(f, encoding="latin1")  # the format torchvision itself reads
+        entry = _ArrayUnpickler(f, path).load()
+    if not isinstance(entry, dict):
+        raise ValueError(f"{path} holds a {type(entry).__name__}, not a CIFAR batch dict")
+    entry = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
     X = torch.as_tensor(np.asarray(entry["data"], dtype=np.uint8)).reshape(-1, 3, 32, 32)
     return X, torch.as_tensor(entry["labels"], dtype=torch.long)
 
