@@ -24,7 +24,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
-from sandbox.checks import ActionChecker
+from sandbox.spaces import ActionChecker
 
 
 class TorchClassicEnv(gymnasium.vector.VectorEnv):

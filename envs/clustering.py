@@ -28,7 +28,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from torch import Tensor
 
 from envs.supervised import SupervisedEnv
-from sandbox.checks import ActionChecker
+from sandbox.spaces import ActionChecker
 from sandbox.core import UsageError
 
 CHUNK = 16384

@@ -22,7 +22,7 @@ from gymnasium.vector import AutoresetMode
 from torch import Tensor
 
 from envs.gan_eval import frechet_distance
-from sandbox.checks import ActionChecker
+from sandbox.spaces import ActionChecker
 from sandbox.core import ActionError, NonFiniteError, UsageError
 from sandbox.multi import PlayerView
 

@@ -28,7 +28,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
-from sandbox.checks import ActionChecker
+from sandbox.spaces import ActionChecker
 from sandbox.core import UsageError
 
 UNSUPPORTED_OBS = (spaces.Text, spaces.Graph, spaces.Sequence, spaces.OneOf)

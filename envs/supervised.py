@@ -44,7 +44,7 @@ from envs.loaders import (
     split_indices,
 )
 from sandbox import distributed
-from sandbox.checks import ActionChecker
+from sandbox.spaces import ActionChecker
 from sandbox.core import UsageError
 from sandbox.registry import build_config
 

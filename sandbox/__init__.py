@@ -6,9 +6,9 @@
 >>> result = sandbox.train(env, agent, steps=2000, logdir=None, progress=False)
 """
 
+from sandbox.apps.check import check_env
 from sandbox.callbacks import Callback, StopAtScore
 from sandbox.checkpoint import load_checkpoint, save_checkpoint
-from sandbox.checks import ActionChecker, check_env
 from sandbox.core import (
     ActionError,
     Agent,
@@ -34,6 +34,7 @@ from sandbox.registry import (
 )
 from sandbox.run import Run, RunConfig, RunResult
 from sandbox.seeding import seed_everything
+from sandbox.spaces import ActionChecker
 
 # The built-in envs and agents register themselves (string entry points, nothing heavy).
 from sandbox.registry import load_entry_point as _load  # noqa: E402  isort: skip

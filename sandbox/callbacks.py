@@ -293,6 +293,12 @@ class StopOnSignal(Callback):
 
     def on_end(self, run: Run) -> None:
         self._disarm()
+        if self.previous and run.error is not None and distributed.active():
+            # torchrun SIGTERMs the ranks left as soon as one dies, while this one still
+            # waits for the others' word to say which failed (distributed.failure)
+            for s in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(s, signal.SIG_IGN)
+            return
         for s, h in self.previous.items():
             signal.signal(s, h)
         self.previous = {}
@@ -310,4 +316,3 @@ def default_callbacks(run: Run, eval_env: Any) -> list[Callback]:
     if run.config.progress:
         callbacks.append(ProgressBar())
     return callbacks
-

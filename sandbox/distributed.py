@@ -22,6 +22,7 @@ ranks that neither reported nor checked in.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
@@ -359,31 +360,10 @@ def failure(error: BaseException, where: str, wait: float = 3.0) -> str:
         store = None
     if not is_collective_error(error):
         if store is not None:
-            try:
+            with contextlib.suppress(Exception):
                 store.set(f"{_FAILED}{me}", f"{text} {where}")
-            except Exception:
-                pass
         return f"[rank {me}] {text} {where}"
-    failed: dict[int, str | None] = {}
-    if store is not None:
-        try:
-            store.set(f"{_ALIVE}{me}", "1")
-            deadline = time.monotonic() + wait
-            while True:
-                unknown = []
-                for r in range(world_size()):
-                    if r == me:
-                        continue
-                    if store.check([f"{_FAILED}{r}"]):
-                        failed[r] = store.get(f"{_FAILED}{r}").decode()
-                    elif not store.check([f"{_ALIVE}{r}"]):
-                        unknown.append(r)
-                if not unknown or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
-            failed.update({r: None for r in unknown})
-        except Exception:
-            pass
+    failed = _failed_peers(store, me, wait) if store is not None else {}
     if not failed:
         return f"[rank {me}] the process group failed {where} ({text}); no rank said why"
     named = "; ".join(
@@ -394,3 +374,26 @@ def failure(error: BaseException, where: str, wait: float = 3.0) -> str:
         for r, msg in sorted(failed.items())
     )
     return f"[rank {me}] stopped {where}: {named}"
+
+
+def _failed_peers(store: Any, me: int, wait: float) -> dict[int, str | None]:
+    """The other ranks that left an error in the store (with it), or that neither left one
+    nor checked in as alive within ``wait`` seconds (``None``)."""
+    failed: dict[int, str | None] = {}
+    with contextlib.suppress(Exception):  # the store may be gone with rank 0
+        store.set(f"{_ALIVE}{me}", "1")
+        deadline = time.monotonic() + wait
+        while True:
+            unknown = []
+            for r in range(world_size()):
+                if r == me:
+                    continue
+                if store.check([f"{_FAILED}{r}"]):
+                    failed[r] = store.get(f"{_FAILED}{r}").decode()
+                elif not store.check([f"{_ALIVE}{r}"]):
+                    unknown.append(r)
+            if not unknown or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        failed.update({r: None for r in unknown})
+    return failed

@@ -10,7 +10,7 @@ import torch
 from gymnasium import spaces
 
 import sandbox
-from sandbox.single import SingleEnvView
+from sandbox.apps.single import SingleEnvView
 
 
 def _step(env_id, action, **kwargs):

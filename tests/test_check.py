@@ -10,9 +10,9 @@ from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 
 import sandbox
-from sandbox.checks import run_checks
+from sandbox.apps.check import run_checks
 from sandbox.apps.cli import main
-from sandbox.single import SingleEnvView
+from sandbox.apps.single import SingleEnvView
 
 
 class NumpyRewardEnv(gymnasium.vector.VectorEnv):

@@ -26,8 +26,9 @@ import tyro
 
 from sandbox import distributed, registry
 from sandbox.apps import compare, tour
+from sandbox.apps.check import run_checks
 from sandbox.checkpoint import load_checkpoint
-from sandbox.checks import run_checks
+from sandbox.device import resolve_device
 from sandbox.errors import (
     CheckpointError,
     NonFiniteError,
@@ -35,7 +36,6 @@ from sandbox.errors import (
     RunInterrupted,
     UsageError,
 )
-from sandbox.device import resolve_device
 from sandbox.loop import train
 from sandbox.run import RunConfig, RunResult
 from sandbox.seeding import seed_everything

@@ -1,0 +1,117 @@
+"""Actions checked against the action space on every step (DESIGN §2).
+
+An ``ActionChecker`` is what every sandbox env calls first in ``step``. Its shape, dtype and
+device checks cost no synchronisation; the value checks (NaN, bounds, class range) read the
+tensor, so they run where that is free (CPU). On an accelerator the loop's once-per-interval
+non-finite check stands in for them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium
+import torch
+from gymnasium import spaces
+from torch import Tensor
+
+from sandbox.device import canonical_device
+from sandbox.errors import ActionError
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class ActionChecker:
+    """Checks that an action is a batch of ``num_envs`` members of ``space``, on ``device``.
+
+    Built once per env (the expected shape and bounds are precomputed) and called first
+    in every ``step``; raises ``ActionError`` naming what was expected and what was given.
+
+    Args:
+        space: the env's ``single_action_space`` (``Box`` or ``Discrete``).
+        num_envs: the batch size ``N`` the env expects.
+        device: the env's device; the action must already be there.
+
+    Example:
+        >>> from gymnasium.spaces import Discrete
+        >>> check = ActionChecker(Discrete(3), 2, torch.device("cpu"))
+        >>> check(torch.tensor([0, 2]))
+        >>> check(torch.tensor([0, 3]))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        sandbox.errors.ActionError: action out of range: expected class indices in [0, 3), got ...
+    """
+
+    def __init__(self, space: gymnasium.Space, num_envs: int, device: torch.device) -> None:
+        if not isinstance(space, spaces.Box | spaces.Discrete):
+            raise ActionError(f"unsupported action space {space}: expected Box or Discrete")
+        self.space, self.num_envs, self.device = space, num_envs, canonical_device(device)
+        self.shape = (num_envs, *space.shape)
+        self.discrete = isinstance(space, spaces.Discrete)
+        # Reading values costs a host sync: only where that is free (CPU).
+        self.check_values = self.device.type == "cpu"
+        self.bounds = None
+        self.scalar_bounds: tuple[float, float] | None = None  # the same bounds everywhere
+        if not self.discrete and space.is_bounded("both"):
+            self.bounds = (torch.as_tensor(space.low), torch.as_tensor(space.high))
+            low, high = float(space.low.min()), float(space.high.max())
+            if low == float(space.low.max()) and high == float(space.high.min()):
+                self.scalar_bounds = (low, high)
+
+    def __call__(self, action: object) -> None:
+        """Raise ``ActionError`` unless ``action`` fits; return ``None`` when it does."""
+        if not isinstance(action, Tensor):
+            raise ActionError(
+                f"action must be a torch.Tensor on {self.device}, got {type(action).__name__}"
+            )
+        if action.shape != self.shape:
+            raise ActionError(
+                f"action shape mismatch: expected {_shape(self.shape)} ({self.num_envs} sub-envs "
+                f"x action shape {_shape(self.space.shape)}), got {_shape(tuple(action.shape))}"
+            )
+        if action.device != self.device:
+            raise ActionError(
+                f"action on the wrong device: expected {self.device}, got {action.device}"
+            )
+        if self.discrete:
+            self._check_indices(action)
+        elif not action.is_floating_point():
+            raise ActionError(f"action dtype mismatch: expected a float tensor, got {action.dtype}")
+        elif self.check_values:
+            self._check_box_values(action.detach())
+
+    def _check_indices(self, action: Tensor) -> None:
+        if action.is_floating_point() or action.is_complex() or action.dtype == torch.bool:
+            raise ActionError(
+                f"action dtype mismatch: expected integer class indices for "
+                f"{self.space}, got {action.dtype}"
+            )
+        if self.check_values:
+            low, high = int(self.space.start), int(self.space.start + self.space.n)
+            a_min, a_max = action.aminmax()
+            if int(a_min) < low or int(a_max) >= high:
+                raise ActionError(
+                    f"action out of range: expected class indices in [{low}, "
+                    f"{high}), got values from {int(a_min)} to {int(a_max)}"
+                )
+
+    def _check_box_values(self, a: Tensor) -> None:
+        if self.scalar_bounds is not None:  # one min/max read checks bounds, NaN and inf
+            low, high = self.scalar_bounds
+            a_min, a_max = (float(v) for v in a.aminmax())
+            if low <= a_min and a_max <= high:  # False for a NaN, which min/max propagate
+                return
+        # One cheap reduction: NaN and inf propagate through a sum (isfinite().all() costs
+        # ~10x more); only a non-finite sum pays for the exact count.
+        if not math.isfinite(float(a.sum())) and not bool(torch.isfinite(a).all()):
+            bad = int((~torch.isfinite(a)).sum())
+            raise ActionError(f"action holds {bad} NaN/inf value(s): expected finite numbers")
+        if self.bounds is not None:
+            low, high = self.bounds
+            if bool(((a < low) | (a > high)).any()):
+                raise ActionError(
+                    f"action outside the space: expected values in [{float(low.min())}, "
+                    f"{float(high.max())}], got values from {float(a.min())} to {float(a.max())}"
+                )
