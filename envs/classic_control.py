@@ -24,6 +24,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
+from sandbox.device import canonical_device
 from sandbox.spaces import ActionChecker
 
 
@@ -42,7 +43,7 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
     single_action_space: spaces.Space
 
     def __init__(self, num_envs: int, device: str | torch.device, config: Any) -> None:
-        self.num_envs, self.device, self.config = num_envs, torch.device(device), config
+        self.num_envs, self.device, self.config = num_envs, canonical_device(device), config
         self._constants()
         # A constant reward of 1, returned as is each step (CartPole): do not modify it.
         self._ones = torch.ones(num_envs, device=self.device)  # (N,)
@@ -55,8 +56,8 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
         self._length = torch.zeros(num_envs, dtype=torch.long, device=self.device)  # (N,)
 
     def _const(self, value: float) -> Tensor:
-        """A 0-d float32 constant on the device: ``x * tensor`` skips the ~2 us that wrapping a
-        Python float costs each op (it dominates at small batches; measured ~3.6 vs ~1.6 us)."""
+        """A 0-d float32 constant on the device: ``x * tensor`` skips wrapping a Python float
+        into a tensor at every op, which is most of an op's cost at small batches."""
         return torch.tensor(value, dtype=torch.float32, device=self.device)
 
     def reset(
@@ -73,11 +74,10 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
     def step(self, action: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
         """One batched step; finished sub-envs restart at once (SAME_STEP autoreset).
 
-        On an accelerator every step reports ``final_obs`` and ``episode`` for all sub-envs,
-        masked by ``_final_obs`` and ``_episode``: asking which episodes ended would wait for
-        the device. On the CPU, where that read is free, a step that ends no episode reports
-        neither (as Gymnasium's vector envs) and skips the resets, and a step that ends some
-        draws fresh states for those sub-envs only.
+        Every step, on every device, reports ``final_obs`` and ``episode`` for all sub-envs,
+        masked by ``_final_obs`` and ``_episode`` (on an accelerator, asking which episodes
+        ended would wait for the device). Only the resets differ: on the CPU, where reading
+        which episodes ended is free, fresh states are drawn for those sub-envs alone.
         """
         self._check_action(action)
         state, reward, terminated = self._dynamics(self.state, action)
@@ -87,17 +87,7 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
         truncated = self._length >= self.config.max_episode_steps  # (N,)
         done = terminated | truncated  # (N,)
         final_obs = self._obs(state)  # (N, obs_dim)
-        if self.device.type == "cpu":
-            # Reading which episodes ended is free here: fresh states for those rows only
-            # (drawing N and keeping a few was a third of a step at 65536 sub-envs).
-            ended = done.nonzero().squeeze(1)  # (E,)
-            if len(ended) == 0:
-                self.state = state
-                return final_obs, reward, terminated, truncated, {}
-            self.state = state.index_put((ended,), self._initial_state(len(ended)))
-        else:
-            # Fresh states for every row, kept only where an episode ended: no host sync.
-            self.state = torch.where(done[:, None], self._initial_state(self.num_envs), state)
+        self.state = self._autoreset(state, done)
         info = {
             "final_obs": final_obs,
             "_final_obs": done,
@@ -107,6 +97,18 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
         self._return = self._return.masked_fill(done, 0)
         self._length = self._length.masked_fill(done, 0)
         return self._obs(self.state), reward, terminated, truncated, info
+
+    def _autoreset(self, state: Tensor, done: Tensor) -> Tensor:
+        """``state`` with fresh states in the rows of ``done``: ``(N, state_dim)``."""
+        if self.device.type != "cpu":
+            # Fresh states for every row, kept only where an episode ended: no host sync.
+            return torch.where(done[:, None], self._initial_state(self.num_envs), state)
+        # Reading which episodes ended is free here: fresh states for those rows only, not
+        # N drawn to keep a few (most steps end no episode).
+        ended = done.nonzero().squeeze(1)  # (E,)
+        if len(ended) == 0:
+            return state
+        return state.index_put((ended,), self._initial_state(len(ended)))
 
     def eval_env(self) -> TorchClassicEnv:
         """A fresh copy with 10 sub-envs: one evaluation episode each."""
@@ -196,10 +198,11 @@ class CartPoleEnv(TorchClassicEnv):
         #   theta_acc = (gravity * sin - cos * temp)
         #               / (length * (4/3 - masspole * cos² / total_mass))
         #   x_acc     = temp - polemass_length * theta_acc * cos / total_mass
-        # with the constants folded, as fused multiply-adds: 7 ops where the formulas take 18
-        # (a batch of 8 costs its ops, not its arithmetic; tests match Gymnasium to 1e-5)
+        # with the constants folded, as fused multiply-adds: fewer ops than the formulas, as a
+        # small batch costs its ops, not its arithmetic (tests match Gymnasium to 1e-5)
         pml_per_mass = self.polemass_length / self.total_mass
-        # index_select: 4x faster than [action] at 65536 sub-envs; it takes int32/int64 only
+        # index_select gathers without advanced indexing's general path; it takes int32/int64
+        # indices only
         force_per_mass = self._force_per_mass.index_select(0, action.long())
         temp = torch.addcmul(force_per_mass, theta_dot.square(), sin, value=pml_per_mass)
         theta_acc = torch.addcmul(sin * self._gravity, cos, temp, value=-1) / torch.addcmul(
@@ -209,7 +212,7 @@ class CartPoleEnv(TorchClassicEnv):
         # explicit Euler, Gymnasium's default "euler" integrator: s + tau * ds/dt
         derivative = torch.stack([x_dot, x_acc, theta_dot, theta_acc], dim=1)  # (N, 4)
         state = torch.add(state, derivative, alpha=self.tau)  # (N, 4)
-        # |x| or |theta| too far; column by column: 4x faster than one (N, 2) strided compare
+        # |x| or |theta| too far; column by column, not one compare over a strided (N, 2) view
         terminated = (state[:, 0].abs() > self._x_limit) | (state[:, 2].abs() > self._theta_limit)
         return state, self._ones, terminated  # reward 1 per step, the last one too
 

@@ -28,8 +28,9 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
+from sandbox.device import canonical_device
+from sandbox.errors import UsageError
 from sandbox.spaces import ActionChecker
-from sandbox.core import UsageError
 
 UNSUPPORTED_OBS = (spaces.Text, spaces.Graph, spaces.Sequence, spaces.OneOf)
 FLATTENED_OBS = (
@@ -130,7 +131,7 @@ class GymAdapter(gymnasium.vector.VectorEnv):
     ) -> None:
         self.config = GymConfig(vectorization, eval_num_envs)  # type: ignore[arg-type]
         self._source, self._env_kwargs = env, env_kwargs
-        self.num_envs, self.device = num_envs, torch.device(device)
+        self.num_envs, self.device = num_envs, canonical_device(device)
         name, make_one = self._single_env_factory(env, env_kwargs)
         probe = make_one()  # one env to read the spaces from (closed again below)
         check_obs_space(probe.observation_space, name)

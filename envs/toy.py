@@ -20,6 +20,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
+from sandbox.device import canonical_device
 from sandbox.spaces import ActionChecker
 
 
@@ -48,7 +49,7 @@ class ToyBanditEnv(gymnasium.vector.VectorEnv):
 
     def __init__(self, num_envs: int = 32, *, device: str | torch.device = "cpu", **config: Any):
         self.config = cfg = ToyBanditConfig(**config)
-        self.num_envs, self.device = num_envs, torch.device(device)
+        self.num_envs, self.device = num_envs, canonical_device(device)
         self.single_observation_space = spaces.Box(-np.inf, np.inf, (cfg.num_features,), np.float32)
         self.single_action_space = spaces.Discrete(cfg.num_classes)
         self.observation_space = batch_space(self.single_observation_space, num_envs)

@@ -26,8 +26,9 @@ def _compare(env_id: str, sandbox_id: str, sample_action, steps: int = 600):
         action = sample_action(rng)
         obs, reward, terminated, truncated, _ = gym_env.step(action)
         t_obs, t_reward, t_terminated, t_truncated, info = env.step(torch.as_tensor(action)[None])
-        assert ("final_obs" in info) == (terminated or truncated)  # on the CPU: only when one ends
-        t_obs = info["final_obs"] if "final_obs" in info else t_obs
+        assert set(info) == {"final_obs", "_final_obs", "episode", "_episode"}  # every step
+        assert bool(info["_final_obs"][0]) == (terminated or truncated)
+        t_obs = info["final_obs"]
         np.testing.assert_allclose(t_obs[0].numpy(), obs, atol=1e-5, rtol=0)
         assert abs(float(t_reward[0]) - reward) < 1e-5
         assert (bool(t_terminated[0]), bool(t_truncated[0])) == (terminated, truncated)
@@ -94,10 +95,21 @@ def test_thousands_of_sub_envs_stay_on_the_device(env_id, device):
     )
     for _ in range(200):  # until an episode ends (Pendulum: truncated at 200)
         obs, reward, terminated, truncated, info = env.step(action)
-        if "final_obs" in info:  # on the CPU only when one ends; always on an accelerator
+        if bool(info["_final_obs"].any()):
             break
     for x in (obs, reward, terminated, truncated, info["final_obs"], info["episode"]["r"]):
         assert x.device.type == device and x.shape[0] == 4096
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("env_id", ["sandbox/CartPole-v1", "sandbox/Pendulum-v1"])
+def test_info_holds_the_same_keys_on_every_device_and_every_step(env_id, device):
+    env = sandbox.make(env_id, num_envs=4, device=device)
+    env.reset(seed=0)
+    action = torch.as_tensor(env.action_space.sample(), device=device)
+    *_, info = env.step(action)  # no episode ends on the first step
+    assert set(info) == {"final_obs", "_final_obs", "episode", "_episode"}
+    assert not info["_final_obs"].any() and not info["_episode"].any()
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32])
