@@ -16,7 +16,7 @@ import torch
 from gymnasium import spaces
 from pettingzoo import AECEnv
 
-from envs.gan_game import GANGame
+from sandbox.multi import MultiAgentEnv
 
 
 class GANGameAEC(AECEnv):
@@ -27,13 +27,15 @@ class GANGameAEC(AECEnv):
     ``(2N, *shape)`` and acts with logits ``(2N,)``. Each round ends with both rewards.
 
     Args:
-        game: the torch game to show (``sandbox.make("sandbox/RingGAN-v0")``).
+        game: the torch game to show, a ``GANGame`` (``sandbox.make("sandbox/RingGAN-v0")``):
+            a ``MultiAgentEnv`` with per-player ``observation_space``/``action_space`` and a
+            ``device``.
         max_rounds: rounds before every player is truncated (``None``: never).
     """
 
     metadata = {"name": "sandbox_gan_v0", "render_modes": [], "is_parallelizable": False}
 
-    def __init__(self, game: GANGame, max_rounds: int | None = None) -> None:
+    def __init__(self, game: MultiAgentEnv, max_rounds: int | None = None) -> None:
         super().__init__()
         self.game, self.max_rounds = game, max_rounds
         self.possible_agents = list(game.possible_agents)
