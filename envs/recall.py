@@ -101,11 +101,12 @@ class RecallEnv(DatasetEnv):
         one entry per attention layer the agent's policy runs, ``attention/<layer>``.
         Nothing more than ``SupervisedEnv.media`` for a net without attention."""
         images = super().media(agent)
-        net = getattr(agent, "net", None)
-        if not isinstance(net, torch.nn.Module):
+        net, policy = representation.agent_net(agent)
+        if net is None:
             return images
-        act = lambda obs: agent.act(obs, deterministic=True)  # noqa: E731
-        for name, weights in representation.attention_maps(net, act, self.X[:num_samples]).items():
+        for name, weights in representation.attention_maps(
+            net, policy, self.X[:num_samples]
+        ).items():
             maps = weights.flatten(0, 1).unsqueeze(1)  # (samples * heads, 1, L, L) in [0, 1]
             images[f"attention/{name}"] = maps.repeat_interleave(scale, -1).repeat_interleave(
                 scale, -2

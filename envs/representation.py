@@ -95,3 +95,44 @@ def attention_maps(
     layers = dict(net.named_modules())
     captured = _outputs(net, forward, X, lambda m: callable(getattr(m, "attention_weights", None)))
     return {name: layers[name].attention_weights(x) for name, (x, _) in captured.items()}
+
+
+# --- an agent's view, for the env hooks ``media`` and ``embedding`` -------------------------
+def unit_range(X: Tensor) -> Tensor:
+    """Each image of ``(N, C, H, W)`` scaled to [0, 1] by its own minimum and maximum.
+
+    Example:
+        >>> unit_range(torch.tensor([[[[2.0, 4.0]]]])).tolist()
+        [[[[0.0, 1.0]]]]
+    """
+    low, high = X.amin(dim=(1, 2, 3), keepdim=True), X.amax(dim=(1, 2, 3), keepdim=True)
+    return (X - low) / (high - low).clamp_min(1e-8)
+
+
+def agent_net(agent: Any) -> tuple[nn.Module | None, Callable[[Tensor], Any]]:
+    """The agent's ``net`` (``None`` where it has no ``nn.Module`` there) and its
+    evaluation-mode policy, which the hooks watch that net run."""
+    net = getattr(agent, "net", None)
+    return (net if isinstance(net, nn.Module) else None), lambda obs: agent.act(
+        obs, deterministic=True
+    )
+
+
+def agent_feature_maps(agent: Any, x: Tensor) -> dict[str, Tensor]:
+    """``{"feature_maps/<layer>": images}`` of the agent's conv layers on one image ``x``
+    ``(C, H, W)`` (``conv_feature_maps``); empty for an agent without a net or for non-images."""
+    net, policy = agent_net(agent)
+    if net is None or x.dim() != 3:
+        return {}
+    return {f"feature_maps/{k}": v for k, v in conv_feature_maps(net, policy, x).items()}
+
+
+def agent_embedding(agent: Any, X: Tensor, labels: Tensor) -> dict[str, Any] | None:
+    """``SummaryWriter.add_embedding`` keywords: the agent's penultimate features of ``X``,
+    its ``labels`` and, for images of 1 or 3 channels, the images as sprites in [0, 1]."""
+    net, policy = agent_net(agent)
+    features = None if net is None else penultimate_features(net, policy, X)
+    if features is None:
+        return None
+    images = unit_range(X) if X.dim() == 4 and X.shape[1] in (1, 3) else None
+    return {"mat": features, "metadata": labels.tolist(), "label_img": images}
