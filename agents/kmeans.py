@@ -20,6 +20,7 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
+from envs.cluster_stats import cluster_means, sq_dist_to_means
 from sandbox.core import Env, Transition, UsageError, env_device
 
 
@@ -65,9 +66,9 @@ def assign(X: Tensor, centers: Tensor) -> Tensor:
         >>> assign(torch.tensor([[0.0], [9.0]]), torch.tensor([[10.0], [1.0]])).tolist()
         [1, 0]
     """
-    # ||x||² is the same for every centre, so the argmin skips it. Laid out (k, N), the
-    # matmul and the min over centres both run 2-3x faster on CPU than in (N, k) for small k
-    # (bench/kmeans.py); min's indices are argmin's, the first of tied minima.
+    # ||x||² is the same for every centre, so the argmin skips it. Laid out (k, N), the min
+    # over centres runs along long contiguous rows of N, not along N short rows of k; min's
+    # indices are argmin's, the first of tied minima.
     scores = torch.addmm(centers.square().sum(1, keepdim=True), centers, X.T, alpha=-2)  # (k, N)
     return scores.min(dim=0).indices  # (N,)
 
@@ -103,35 +104,6 @@ def kmeans_plusplus(X: Tensor, num_clusters: int, init: str = "k-means++") -> Te
     return torch.cat(centers)  # (k, d)
 
 
-def batch_stats(X: Tensor, assignment: Tensor, num_clusters: int) -> tuple[Tensor, Tensor]:
-    """Each cluster's mean ``(k, d)`` in the batch and its count ``(k,)`` (0: mean is 0).
-
-    Example:
-        >>> means, counts = batch_stats(torch.tensor([[0.0], [2.0], [7.0]]),
-        ...                             torch.tensor([1, 1, 0]), 3)
-        >>> means.flatten().tolist(), counts.tolist()
-        ([7.0, 1.0, 0.0], [1.0, 2.0, 0.0])
-    """
-    sums = X.new_zeros(num_clusters, X.shape[1]).index_add_(0, assignment, X)  # (k, d)
-    counts = torch.bincount(assignment, minlength=num_clusters).to(X.dtype)  # (k,)
-    return sums / counts.clamp(min=1).unsqueeze(1), counts
-
-
-def inertia_from_reward(reward: Tensor, centers: Tensor, means: Tensor, counts: Tensor) -> Tensor:
-    """The batch's inertia against ``centers``, from the env's reward (parallel-axis theorem).
-
-    The reward is minus each point's squared distance to its batch mean ``m``; moving the
-    reference point from ``m`` to the centre ``c`` adds ``n_c ||m_c - c||²`` per cluster, so
-    ``sum ||x - c_a||² = -sum(reward) + sum_c n_c ||m_c - c_c||²`` with no pass over the batch.
-
-    Example:
-        >>> float(inertia_from_reward(torch.tensor([-1.0, -1.0]), torch.tensor([[0.0]]),
-        ...                           torch.tensor([[1.0]]), torch.tensor([2.0])))
-        4.0
-    """
-    return -reward.sum() + (counts * (means - centers).square().sum(1)).sum()
-
-
 def minibatch_update(
     centers: Tensor, seen: Tensor, means: Tensor, counts: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -156,33 +128,25 @@ def minibatch_update(
 
 
 def lloyd_update(
-    centers: Tensor, means: Tensor, counts: Tensor, reward: Tensor, frozen: Tensor | bool = False
-) -> tuple[Tensor, Tensor, Tensor]:
+    centers: Tensor, means: Tensor, counts: Tensor, frozen: Tensor | bool = False
+) -> tuple[Tensor, Tensor]:
     """Lloyd's update step: each centre to the mean of its points; an empty one stays.
-
-    One per-centre figure, ``gap_c = ||m_c - c_c||²``, gives both the iteration's inertia
-    against the old centres (``inertia_from_reward``: ``-sum(reward) + sum_c n_c gap_c``) and
-    the centres' summed squared shift (the gaps of the centres that move), in a dozen small
-    ops: a Lloyd iteration on small data is mostly per-op overhead (bench/kmeans.py).
 
     Args:
         frozen: ``True`` (a bool tensor, to stay on the device) keeps every centre in place.
 
     Returns:
-        The new centres ``(k, d)``, the inertia (0-d) and the summed squared shift (0-d).
+        The new centres ``(k, d)`` and their summed squared shift (0-d).
 
     Example:
-        >>> c, inertia, shift = lloyd_update(torch.tensor([[0.0], [5.0]]),
-        ...     torch.tensor([[1.0], [0.0]]), torch.tensor([3.0, 0.0]), torch.tensor([-2.0]))
-        >>> c.flatten().tolist(), inertia.item(), shift.item()
-        ([1.0, 5.0], 5.0, 1.0)
+        >>> c, shift = lloyd_update(torch.tensor([[0.0], [5.0]]),
+        ...     torch.tensor([[1.0], [0.0]]), torch.tensor([3.0, 0.0]))
+        >>> c.flatten().tolist(), shift.item()
+        ([1.0, 5.0], 1.0)
     """
-    diff = means - centers  # (k, d)
-    gap = torch.linalg.vecdot(diff, diff)  # (k,)
-    inertia = torch.dot(counts, gap) - reward.sum()
     move = (counts > 0) & ~torch.as_tensor(frozen, device=centers.device)  # (k,)
-    shift = torch.dot(gap, move.to(gap.dtype))
-    return torch.where(move.unsqueeze(1), means, centers), inertia, shift
+    new = torch.where(move.unsqueeze(1), means, centers)  # (k, d)
+    return new, (new - centers).square().sum()
 
 
 class _Centers:
@@ -218,14 +182,13 @@ class _Centers:
             self.centers = kmeans_plusplus(X, self.num_clusters, self.config.init)
         return assign(X, self.centers)
 
-    def _batch(self, t: Transition) -> tuple[Tensor, Tensor]:
-        """The batch's cluster means and sizes under the action: the env's, when it says
-        (a clustering env measures its reward against them), else computed here."""
+    def _batch(self, t: Transition) -> tuple[Tensor, Tensor, Tensor]:
+        """The batch's points ``(N, d)``, and the mean ``(k, d)`` and size ``(k,)`` of each
+        cluster under the assignment the agent acted with: from the points alone."""
         if self.centers is None:
             raise UsageError(f"agent {self.name!r} must act before it learns")
-        if "cluster_means" in t.info:
-            return t.info["cluster_means"], t.info["cluster_sizes"]
-        return batch_stats(t.obs.flatten(1), t.action, self.num_clusters)
+        X = t.obs.flatten(1)  # (N, d)
+        return X, *cluster_means(X, t.action, self.num_clusters)
 
 
 class KMeansAgent(_Centers):
@@ -248,10 +211,10 @@ class KMeansAgent(_Centers):
 
     def learn(self, transition: Transition) -> dict[str, Tensor]:
         """Move each centre towards its batch mean at its own rate n/v."""
-        # 1. the batch's cluster means, under the assignment the agent acted
-        means, counts = self._batch(transition)
+        # 1. the batch's cluster means, under the assignment the agent acted with
+        X, means, counts = self._batch(transition)
         # 2. the batch's inertia against the centres it acted with (before they move)
-        inertia = inertia_from_reward(transition.reward, self.centers, means, counts)
+        inertia = sq_dist_to_means(X, transition.action, self.centers).sum()
         # 3. Sculley's update, the batch at once
         self.centers, self.seen, rate = minibatch_update(self.centers, self.seen, means, counts)
         used = (counts > 0).sum().clamp(min=1)
@@ -305,20 +268,15 @@ class LloydAgent(_Centers):
 
     def learn(self, transition: Transition) -> dict[str, Tensor]:
         """Move every centre to the mean of the points assigned to it."""
-        # 1. the split's cluster means, under the assignment the agent acted
-        means, counts = self._batch(transition)
-        if self.tol is None:
-            # scikit-learn's tol is relative to the data's mean feature variance: the
-            # inertia about the grand mean, again from the reward (no pass over the data)
-            grand_mean = (counts @ means / counts.sum()).expand_as(means)  # (k, d)
-            total = inertia_from_reward(transition.reward, grand_mean, means, counts)
-            self.tol = self.config.tol * total / (counts.sum() * means.shape[1])
-        # 2. the update step and this iteration's inertia (against the centres it assigned
-        # with), until a step barely moves the centres: then they stay, as in scikit-learn,
-        # whose fit stops there
-        self.centers, inertia, shift = lloyd_update(
-            self.centers, means, counts, transition.reward, frozen=self.converged
-        )
+        # 1. the split's cluster means, under the assignment the agent acted with
+        X, means, counts = self._batch(transition)
+        if self.tol is None:  # scikit-learn's tol is relative to the mean feature variance
+            self.tol = self.config.tol * X.var(dim=0, correction=0).mean()
+        # 2. this iteration's inertia, against the centres it assigned with
+        inertia = sq_dist_to_means(X, transition.action, self.centers).sum()
+        # 3. the update step, until a step barely moves the centres: then they stay, as in
+        # scikit-learn, whose fit stops there
+        self.centers, shift = lloyd_update(self.centers, means, counts, frozen=self.converged)
         self.converged = self.converged | (shift <= self.tol)
         return {
             "train/inertia": inertia,

@@ -22,9 +22,11 @@ from gymnasium.vector import AutoresetMode
 from torch import Tensor
 
 from envs.gan_eval import frechet_distance
-from sandbox.spaces import ActionChecker
-from sandbox.core import ActionError, NonFiniteError, UsageError
+from envs.sampler import Sampler
+from sandbox.device import canonical_device
+from sandbox.errors import ActionError, NonFiniteError, UsageError
 from sandbox.multi import PlayerView
+from sandbox.spaces import ActionChecker
 
 PLAYERS = ["generator", "discriminator"]
 
@@ -125,19 +127,15 @@ class GANGame:
             raise UsageError(f"real samples must be (n >= 4, *shape), got {tuple(real.shape)}")
         if split not in ("train", "test"):
             raise UsageError(f"split must be 'train' or 'test', got {split!r}")
-        # torch.device('cuda') != a tensor's device('cuda:0'): take the indexed form.
-        self.device = torch.empty(0, device=device).device
+        self.device = canonical_device(device)
         self.num_envs, self.split = num_envs, split
-        self.rank, self.world_size = 0, 1  # a data-parallel run's slice of each round: shard()
         self.agents = list(PLAYERS)
         self.spec = None
         perm = torch.randperm(len(real), generator=torch.Generator().manual_seed(cfg.data_seed))
         num_test = max(2, round(len(real) * cfg.test_fraction))
         self._parts = {"train": perm[num_test:], "test": perm[:num_test]}
         self._all = real  # every split stays on the CPU; the used one is copied once
-        self.X = real[self._parts[split]].to(self.device)  # (n_split, *shape)
-        if split == "train" and num_envs > len(self.X):
-            raise UsageError(f"num_envs ({num_envs}) exceeds the {len(self.X)} training samples")
+        self._use_split(split)
         self.bounds = bounds
         self._spaces = player_spaces(cfg.latent_dim, tuple(real.shape[1:]), bounds)
         logit = self._spaces["discriminator"][1]
@@ -146,14 +144,19 @@ class GANGame:
             (ActionChecker(logit, 2 * num_envs, self.device), "scores of real + fake"),
             (ActionChecker(logit, num_envs, self.device), "scores of the fake"),
         ]
-        # Unbounded logits: reading them (a host sync each turn) would cost 2-3% of a round;
+        # Unbounded logits: reading them would sync with the device each turn for nothing;
         # a NaN score makes a NaN reward, caught by the loop's per-interval check (as on GPU).
         for check, _ in self._checks[1:]:
             check.check_values = False
-        self._generator = torch.Generator(self.device)
         self.rewards: dict[str, Tensor] = {}
         self.infos: dict[str, dict[str, Any]] = {p: {} for p in PLAYERS}
         self.reset()
+
+    def _use_split(self, split: str) -> None:
+        train = split == "train"
+        X = self._all[self._parts[split]]  # (n_split, *shape)
+        self.sampler = Sampler((X,), self.num_envs, device=self.device, shuffle=train, strict=train)
+        self.split, self.X = split, self.sampler.tensors[0]
 
     # --- the turn-based API ---------------------------------------------------------------
     def observation_space(self, agent: str) -> spaces.Box:
@@ -171,10 +174,8 @@ class GANGame:
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         """Start a new game at round 0 (reseeding the noise and batch order if ``seed``)."""
-        if seed is not None:
-            self._generator.manual_seed(seed)
-        self._order = torch.empty(0, dtype=torch.long, device=self.device)
-        self._pos, self.round = 0, 0
+        self.sampler.reset(seed)
+        self.round = 0
         self._new_round()
 
     def observe(self, agent: str) -> Tensor:
@@ -216,33 +217,26 @@ class GANGame:
     def shard(self, rank: int, world_size: int) -> None:
         """Play this rank's slice of each global round (a data-parallel run).
 
-        Every rank draws the same order and noise for ``world_size * num_envs`` samples a
-        round and takes rows ``[rank N, (rank + 1) N)``: together, one process's round.
+        Every rank draws the same order (``Sampler.shard``) and noise for ``world_size *
+        num_envs`` samples a round and takes rows ``[rank N, (rank + 1) N)``: together, one
+        process's round.
         """
-        if self.num_envs * world_size > len(self.X):
-            raise UsageError(
-                f"{world_size} ranks x num_envs {self.num_envs} exceeds the {len(self.X)} "
-                "training samples"
-            )
-        self.rank, self.world_size = rank, world_size
+        self.sampler.shard(rank, world_size)
 
     def _new_round(self) -> None:
-        n, size = self.num_envs, self.num_envs * self.world_size  # this rank's, all ranks'
-        if self._pos + size > len(self._order):  # the epoch's tail, then a new permutation
-            perm = torch.randperm(len(self.X), generator=self._generator, device=self.device)
-            self._order, self._pos = torch.cat([self._order[self._pos :], perm]), 0
-        mine = slice(self.rank * n, (self.rank + 1) * n)
-        self._real = self.X.index_select(0, self._order[self._pos : self._pos + size][mine])
-        self._pos += size
-        latent = self.config.latent_dim
-        noise = torch.randn(size, latent, generator=self._generator, device=self.device)
-        self._noise = noise[mine]  # (N, latent)
+        (self._real,) = self.sampler.next_batch()  # (N, *shape)
+        n, rank, world_size = self.num_envs, self.sampler.rank, self.sampler.world_size
+        shape = (n * world_size, self.config.latent_dim)  # every rank's noise, drawn alike
+        # the noise comes from the batch order's generator: one stream, saved with the order
+        noise = torch.randn(shape, generator=self.sampler.generator, device=self.device)
+        self._noise = noise[rank * n : (rank + 1) * n]  # (N, latent)
         self._disc_obs = self._real  # before the generator acts, only the real batch is there
         self.agent_selection, self._turn = "generator", 0
 
     # --- evaluation, media, resume --------------------------------------------------------
     def pettingzoo_env(self) -> Any:
         """This game as a NumPy PettingZoo AEC env (``envs/pettingzoo_view.py``)."""
+        # imported here: PettingZoo is an optional (dev) dependency; the view needs no GANGame
         from envs.pettingzoo_view import GANGameAEC
 
         return GANGameAEC(self)
@@ -250,7 +244,7 @@ class GANGame:
     def eval_env(self) -> GANGame:
         """The held-out game the loop evaluates on: the test split, fixed noise."""
         other = copy.copy(self)
-        other.split, other.X = "test", self._all[self._parts["test"]].to(self.device)
+        other._use_split("test")
         g = torch.Generator(self.device).manual_seed(self.config.data_seed + 1)
         shape = (self.config.eval_samples, self.config.latent_dim)
         other._eval_noise = torch.randn(shape, generator=g, device=self.device)  # (M, latent)
@@ -277,17 +271,16 @@ class GANGame:
         return {"samples": ((fake - low) / (high - low)).clamp(0, 1)}
 
     def state_dict(self) -> dict[str, Any]:
-        """Noise generator, batch order and the round's batch (saved between rounds)."""
+        """Batch order and noise generator, the round and its noise (saved between rounds)."""
         if self._turn != 0:
             raise RuntimeError("a GAN game is saved between rounds, not in the middle of one")
-        state = {"generator": self._generator.get_state(), "order": self._order, "pos": self._pos}
-        return {**state, "round": self.round, "real": self._real, "noise": self._noise}
+        return {"sampler": self.sampler.state_dict(), "round": self.round, "noise": self._noise}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore ``state_dict``: the next round is the one the saved game would have played."""
-        self._generator.set_state(state["generator"])
-        self._order, self._pos, self.round = state["order"], state["pos"], state["round"]
-        self._real, self._noise = state["real"], state["noise"]
+        self.sampler.load_state_dict(state["sampler"])
+        (self._real,) = self.sampler.batch()
+        self.round, self._noise = state["round"], state["noise"].to(self.device)
         self._disc_obs = self._real
         self.agent_selection, self._turn = "generator", 0
 

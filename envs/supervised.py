@@ -14,41 +14,41 @@ holds the labels, turns the answer into a reward. What the reward reveals is the
 
 Every step ends every one-step episode and the next batch is the new episodes' first
 observations (SAME_STEP autoreset). The whole split lives on the device and batches are
-drawn by indexing a stream of random permutations, so an epoch sees every training sample
-once and nothing is copied to the device per step.
+drawn by indexing a stream of random permutations (``envs/sampler.py``), so an epoch sees
+every training sample once and nothing is copied to the device per step.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium
 import numpy as np
 import torch
-import torch.nn.functional as F
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
 from envs import representation, wrappers
-from envs.loaders import (
-    SPLITS,
-    as_tensors,
-    class_count,
-    feature_stats,
-    split_indices,
+from envs.feedback import (  # noqa: F401  the rewards, importable from here as before
+    FEEDBACK,
+    binary_cross_entropy_reward,
+    cross_entropy_reward,
+    hit_reward,
+    reward_and_action_space,
+    squared_error_reward,
 )
+from envs.loaders import SPLITS, as_tensors, class_count, feature_stats, split_indices
+from envs.sampler import Sampler
 from sandbox import distributed
-from sandbox.spaces import ActionChecker
-from sandbox.core import UsageError
+from sandbox.device import canonical_device
+from sandbox.errors import UsageError
 from sandbox.registry import build_config
-
-FEEDBACK = ("gradient", "bandit", "label")
+from sandbox.spaces import ActionChecker
 
 
 @dataclass(frozen=True)
@@ -97,47 +97,6 @@ class SupervisedConfig:
             raise ValueError(f"imbalance must be in (0, 1], got {self.imbalance}")
 
 
-# --- rewards: (N, *action_shape), (N, *target_shape) -> (N,) -----------------------------
-def squared_error_reward(y_hat: Tensor, y: Tensor) -> Tensor:
-    """``-sum((y_hat - y)**2)`` per sample, over target dimensions.
-
-    Example:
-        >>> squared_error_reward(torch.tensor([[1.0], [3.0]]), torch.tensor([[1.0], [1.0]]))
-        tensor([-0., -4.])
-    """
-    return -(y_hat - y).square().reshape(len(y), -1).sum(dim=1)
-
-
-def cross_entropy_reward(logits: Tensor, y: Tensor) -> Tensor:
-    """``log softmax(logits)[y]``: minus the cross-entropy of each sample.
-
-    Example:
-        >>> cross_entropy_reward(torch.tensor([[0.0, 0.0]]), torch.tensor([1]))  # -log 2
-        tensor([-0.6931])
-    """
-    return -F.cross_entropy(logits, y, reduction="none")
-
-
-def binary_cross_entropy_reward(logit: Tensor, y: Tensor) -> Tensor:
-    """``log sigmoid(±logit)``: minus the BCE of one logit per sample against a 0/1 label.
-
-    Example:
-        >>> binary_cross_entropy_reward(torch.tensor([0.0, -2.0]), torch.tensor([1, 0]))
-        tensor([-0.6931, -0.1269])
-    """
-    return -F.binary_cross_entropy_with_logits(logit, y.float(), reduction="none")
-
-
-def hit_reward(action: Tensor, y: Tensor) -> Tensor:
-    """Bandit feedback: 1.0 where the class index is right, else 0.0 (no gradient).
-
-    Example:
-        >>> hit_reward(torch.tensor([2, 0]), torch.tensor([2, 1]))
-        tensor([1., 0.])
-    """
-    return (action == y).float()
-
-
 class SupervisedEnv(gymnasium.vector.VectorEnv):
     """A dataset ``(X, y)`` as a batched env: regression or classification, three feedbacks.
 
@@ -184,24 +143,15 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         if split not in SPLITS:
             raise UsageError(f"split must be one of {SPLITS}, got {split!r}")
         X, y = as_tensors(X, y)
-        # "cuda" -> "cuda:0": the device tensors report, which the action check compares to.
-        self.device = torch.empty(0, device=device).device
+        self.device = canonical_device(device)
         self.num_envs, self.split = num_envs, split
-        self.rank, self.world_size = 0, 1  # a data-parallel run's slice of each batch: shard()
         self.feedback = cfg.feedback
         self.num_classes = class_count(y, num_classes)
         self.task = "regression" if self.num_classes is None else "classification"
         self._check_options(X)
-        self._parts = split_indices(
-            len(X) - num_test,
-            cfg.val_fraction,
-            0.0 if num_test else cfg.test_fraction,
-            cfg.data_seed,
-        )
-        if num_test:
-            self._parts["test"] = torch.arange(len(X) - num_test, len(X))
+        self._parts = _split(len(X), num_test, cfg)
         self._data = self._standardize(X, y)  # the full dataset on the CPU; splits go to device
-        self._reward_fn, action_space = self._reward_and_action_space(y)
+        self._reward_fn, action_space = reward_and_action_space(y, self.num_classes, cfg.feedback)
         self._detach = self.feedback == "label"
         self._augment = (
             wrappers.Augment(cfg.augment_shift, cfg.augment_flip)
@@ -242,36 +192,22 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
             y = (y - y[train].mean(0)) / y[train].std(0).clamp_min(1e-8)
         return X, y
 
-    def _reward_and_action_space(self, y: Tensor) -> tuple[Callable, gymnasium.Space]:
-        if self.task == "regression":
-            return squared_error_reward, spaces.Box(-np.inf, np.inf, tuple(y.shape[1:]), np.float32)
-        if self.feedback == "bandit":
-            return hit_reward, spaces.Discrete(self.num_classes)
-        if self.num_classes == 2:  # one logit per sample: p(y = 1) = sigmoid(logit)
-            return binary_cross_entropy_reward, spaces.Box(-np.inf, np.inf, (), np.float32)
-        return cross_entropy_reward, spaces.Box(-np.inf, np.inf, (self.num_classes,), np.float32)
-
-    def _use_split(self, split: str) -> None:
+    def _use_split(self, split: str, rank: int = 0, world_size: int = 1) -> None:
         X, y = (t[self._parts[split]] for t in self._data)
         X = X.float()
         if self._stats is not None:
             mean, std = self._stats
             X = (X - mean) / std
-        if split == "train":
+        train = split == "train"
+        if train:
             X, y = self._corrupt(X, y)
-        if self.num_envs > len(X) and split == "train":
-            raise UsageError(
-                f"num_envs (the batch, {self.num_envs}) is larger than the "
-                f"train split ({len(X)} samples); use at most {len(X)}"
-            )
+        self.sampler = Sampler(
+            (X, y), self.num_envs, device=self.device, shuffle=train, strict=train
+        )
+        self.sampler.shard(rank, world_size)
         self.split = split
-        self.X = X.to(self.device)  # (n, *feature_shape)
-        self.y = y.to(self.device)  # (n, *target_shape)
-        self._generator = torch.Generator(self.device)  # batch order
+        self.X, self.y = self.sampler.tensors  # (n, *feature_shape), (n, *target_shape)
         self._augment_generator = torch.Generator(self.device)
-        self._order = torch.empty(0, dtype=torch.long, device=self.device)
-        self._pos = 0
-        self.epoch = 0
 
     def _corrupt(self, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """The garbage-in options, on the train split only, fixed by ``data_seed``."""
@@ -287,27 +223,19 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         return X, y
 
     def shard(self, rank: int, world_size: int) -> None:
-        """Show this rank its slice of each global batch (a data-parallel run).
+        """Show this rank its slice of each global batch (a data-parallel run, ``Sampler.shard``).
 
-        Every rank draws the same permutations (same seed) and steps through global batches
-        of ``world_size * num_envs`` samples; rank ``r`` shows rows ``[r N, (r + 1) N)`` of
-        each. So the ranks' batches together are the batch one process with ``world_size``
-        times ``num_envs`` would show, and each sample is shown once per epoch across ranks.
-        ``score`` then scores this rank's share of the split and sums the figures over ranks.
+        Each sample is shown once per epoch across the ranks; ``score`` then scores this rank's
+        share of the split and sums the figures over the ranks.
         """
-        if not 0 <= rank < world_size:
-            raise UsageError(f"rank must be in [0, {world_size}), got {rank}")
-        if self.split == "train" and self.num_envs * world_size > len(self.X):
-            raise UsageError(
-                f"{world_size} ranks x num_envs {self.num_envs} is larger than the train split "
-                f"({len(self.X)} samples); use at most {len(self.X) // world_size} per rank"
-            )
-        self.rank, self.world_size = rank, world_size
+        self.sampler.shard(rank, world_size)
 
     def with_split(self, split: str) -> SupervisedEnv:
         """The same dataset and options on another split."""
+        if split not in SPLITS:
+            raise UsageError(f"split must be one of {SPLITS}, got {split!r}")
         other = copy.copy(self)
-        other._use_split(split)
+        other._use_split(split, self.sampler.rank, self.sampler.world_size)
         return other
 
     def eval_env(self) -> SupervisedEnv:
@@ -319,17 +247,15 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Tensor, dict[str, Any]]:
         """Start a fresh epoch; ``seed`` reseeds the batch order and the augmentation."""
+        self.sampler.reset(seed)
         if seed is not None:
-            self._generator.manual_seed(seed)
             self._augment_generator.manual_seed(seed + 1)
-        self._order = self._order[:0]
-        self._pos = 0
         return self._next_batch(), {}
 
     def step(self, action: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
         """Reward the answer for the current batch, then show the next batch."""
         self._check_action(action)
-        y = self.y.index_select(0, self._idx)  # (N, *target_shape) the labels acted on
+        y = self._y  # (N, *target_shape) the labels acted on
         reward = self.reward(action, y)  # (N,)
         info = {"final_obs": self._obs, "_final_obs": self._terminated}
         if self._detach:  # label feedback: the labels, after acting
@@ -343,27 +269,15 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         return reward.detach() if self._detach else reward
 
     def _next_batch(self) -> Tensor:
-        size = self.num_envs * self.world_size  # the global batch (all ranks)
-        if self._pos + size > len(self._order):
-            # The tail of this epoch, then the next epoch's order: every batch is full and
-            # every sample is shown once per epoch.
-            self._order = torch.cat([self._order[self._pos :], self._epoch_order()])
-            self._pos = 0
-        start = self._pos + self.rank * self.num_envs  # this rank's rows of the global batch
-        self._idx = self._order[start : start + self.num_envs]  # (N,)
-        self._pos += size
-        # index_select: the rows of X[idx], 2-3x faster on CPU for a batch of rows
-        self._obs = self.X.index_select(0, self._idx)  # (N, *feature_shape)
+        self._obs, self._y = self.sampler.next_batch()  # (N, *feature_shape), (N, *target)
         if self._augment is not None and self.split == "train":
             self._obs = self._augment(self._obs, self._augment_generator)
         return self._obs
 
-    def _epoch_order(self) -> Tensor:
-        self.epoch += 1
-        n = len(self.X)
-        if self.split != "train":
-            return torch.arange(n, device=self.device)
-        return torch.randperm(n, generator=self._generator, device=self.device)
+    @property
+    def _idx(self) -> Tensor:
+        """The current batch's rows of the split, ``(N,)``."""
+        return self.sampler.indices
 
     # --- evaluation and resume ----------------------------------------------------------
     @torch.inference_mode()
@@ -376,7 +290,8 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         rank on, and the figures are those of the whole split, from sums over the ranks.
         """
         # this rank's share of the split: the whole split in one process
-        X, y = self.X[self.rank :: self.world_size], self.y[self.rank :: self.world_size]
+        rank, world_size = self.sampler.rank, self.sampler.world_size
+        X, y = self.X[rank::world_size], self.y[rank::world_size]
         starts = range(0, len(X), batch_size)
         y_hat = torch.cat([policy(X[i : i + batch_size]) for i in starts])  # (n, *action)
         if tuple(y_hat.shape[1:]) != self.single_action_space.shape:
@@ -419,54 +334,34 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         images = {}
         if self._augment is not None:
             X = self._augment(self.X[:16], torch.Generator(self.device).manual_seed(0))
-            low = X.amin(dim=(1, 2, 3), keepdim=True)
-            high = X.amax(dim=(1, 2, 3), keepdim=True)
-            images["augmented"] = (X - low) / (high - low).clamp_min(1e-8)  # (16, C, H, W)
-        net = getattr(agent, "net", None)
-        if isinstance(net, torch.nn.Module) and self.X.dim() == 4:
-            act = _deterministic(agent)
-            for name, maps in representation.conv_feature_maps(net, act, self.X[0]).items():
-                images[f"feature_maps/{name}"] = maps
+            images["augmented"] = representation.unit_range(X)  # (16, C, H, W)
+        if self.X.dim() == 4:
+            images.update(representation.agent_feature_maps(agent, self.X[0]))
         return images
 
     def embedding(self, agent: Any, num_samples: int = 512) -> dict[str, Any] | None:
         """The projector's view of what the agent's net learnt: its penultimate features of
         held-out samples, with their labels and (for images) the images as sprites."""
-        net = getattr(agent, "net", None)
-        if not isinstance(net, torch.nn.Module) or self.task != "classification":
+        if self.task != "classification":
             return None
-        X = self.X[:num_samples]
-        features = representation.penultimate_features(net, _deterministic(agent), X)
-        if features is None:
-            return None
-        images = None
-        if X.dim() == 4 and X.shape[1] in (1, 3):
-            low, high = X.amin(dim=(1, 2, 3), keepdim=True), X.amax(dim=(1, 2, 3), keepdim=True)
-            images = (X - low) / (high - low).clamp_min(1e-8)  # sprites in [0, 1]
-        return {"mat": features, "metadata": self.y[:num_samples].tolist(), "label_img": images}
+        return representation.agent_embedding(agent, self.X[:num_samples], self.y[:num_samples])
 
     def state_dict(self) -> dict[str, Any]:
         """Batch order, position, generators and the current batch: enough to continue exactly."""
         return {
-            "generator": self._generator.get_state(),
+            "sampler": self.sampler.state_dict(),
             "augment_generator": self._augment_generator.get_state(),
-            "order": self._order,
-            "pos": self._pos,
-            "epoch": self.epoch,
             "split": self.split,
-            "obs": self._obs,
+            "obs": self._obs,  # as augmented
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> Tensor:
         """Restore ``state_dict``; return the current batch's observation to act on."""
         if state["split"] != self.split:
             raise UsageError(f"env state is for split {state['split']!r}, not {self.split!r}")
-        self._generator.set_state(state["generator"])
+        self.sampler.load_state_dict(state["sampler"])
         self._augment_generator.set_state(state["augment_generator"])
-        self._order = state["order"].to(self.device)
-        self._pos, self.epoch = state["pos"], state["epoch"]
-        start = self._pos - self.num_envs * (self.world_size - self.rank)
-        self._idx = self._order[start : start + self.num_envs]
+        _, self._y = self.sampler.batch()
         self._obs = state["obs"].to(self.device)
         return self._obs
 
@@ -475,6 +370,10 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         return dataclasses.asdict(getattr(self, "config", self.options))
 
 
-def _deterministic(agent: Any) -> Callable[[Tensor], Tensor]:
-    """The agent's evaluation-mode policy, for the representation hooks."""
-    return lambda obs: agent.act(obs, deterministic=True)
+def _split(num_samples: int, num_test: int, cfg: SupervisedConfig) -> dict[str, Tensor]:
+    """Row indices per split: the last ``num_test`` rows are an official test set (if any)."""
+    random_test = 0.0 if num_test else cfg.test_fraction
+    parts = split_indices(num_samples - num_test, cfg.val_fraction, random_test, cfg.data_seed)
+    if num_test:
+        parts["test"] = torch.arange(num_samples - num_test, num_samples)
+    return parts

@@ -3,6 +3,7 @@ stay hidden, and the k-means agents end where scikit-learn's KMeans ends from th
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -14,14 +15,8 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 
 import sandbox
-from agents.kmeans import (
-    assign,
-    inertia_from_reward,
-    kmeans_plusplus,
-    lloyd_update,
-    minibatch_update,
-)
-from envs.clustering import ClusteringEnv
+from agents.kmeans import assign, kmeans_plusplus, lloyd_update, minibatch_update
+from envs.clustering import ClusteringConfig, ClusteringEnv
 from sandbox.core import ActionError
 from tests.conftest import DEVICES
 
@@ -193,10 +188,53 @@ def test_the_env_shows_the_raw_points_and_a_full_batch_is_the_whole_split():
 def test_bad_env_options_are_refused():
     with pytest.raises(sandbox.UsageError, match="num_clusters must be >= 1, got 0"):
         sandbox.make("sandbox/Blobs-v0", num_clusters=0)
+    with pytest.raises(sandbox.UsageError, match="num_samples generate the blobs only"):
+        sandbox.make("sandbox/IrisClusters-v0", num_samples=50)
     with pytest.raises(sandbox.UsageError, match="has no option 'k'$"):
         sandbox.make("sandbox/Blobs-v0", k=3)
     with pytest.raises(sandbox.UsageError, match=r"shape \(num_points, num_features\), got \(5,\)"):
         ClusteringEnv(torch.zeros(5), num_clusters=2, num_envs=2)
+
+
+@pytest.mark.parametrize(
+    "env_id,num_clusters,num_envs,shape",
+    [
+        ("sandbox/Blobs-v0", 10, 256, (16,)),
+        ("sandbox/DigitsClusters-v0", 10, 256, (64,)),
+        ("sandbox/IrisClusters-v0", 3, 30, (4,)),
+    ],
+)
+def test_one_config_with_each_datasets_defaults(env_id, num_clusters, num_envs, shape):
+    env = sandbox.make(env_id)
+    assert sandbox.registry.env_class(env_id).Config is ClusteringConfig
+    assert env.num_clusters == num_clusters and env.num_envs == num_envs
+    assert env.single_observation_space.shape == shape and env.labels is not None
+    assert env.config_dict() == dataclasses.asdict(ClusteringConfig())
+    assert sandbox.make(env_id, num_clusters=4).single_action_space.n == 4
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_info_holds_the_same_keys_on_every_device(device):
+    env = sandbox.make("sandbox/IrisClusters-v0", num_envs=4, device=device)
+    obs, _ = env.reset(seed=0)
+    *_, info = env.step(torch.tensor([0, 1, 2, 0], device=device))
+    assert set(info) == {"final_obs", "_final_obs"} and torch.equal(info["final_obs"], obs)
+
+
+def test_an_unlabelled_env_holds_no_labels_and_resumes_its_batch_order():
+    X = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
+    env = ClusteringEnv(X, num_clusters=2, num_envs=8, test_fraction=0.0)
+    assert env.labels is None
+    env.reset(seed=1)
+    for _ in range(4):  # into the second epoch of 50 points
+        env.step(torch.zeros(8, dtype=torch.long))
+    state = env.state_dict()
+    ahead = [env.step(torch.zeros(8, dtype=torch.long))[0] for _ in range(5)]
+    other = ClusteringEnv(X, num_clusters=2, num_envs=8, test_fraction=0.0)
+    obs = other.load_state_dict(state)
+    assert torch.equal(obs, env.X[state["sampler"]["indices"]])
+    again = [other.step(torch.zeros(8, dtype=torch.long))[0] for _ in range(5)]
+    assert all(torch.equal(a, b) for a, b in zip(ahead, again, strict=True))
 
 
 # --- the agents' math ----------------------------------------------------------------------
@@ -224,24 +262,18 @@ def test_minibatch_update_is_sculleys_per_point_loop():
     assert torch.allclose(rate, counts / v_loop)
 
 
-def test_lloyd_update_and_inertia_from_reward_by_hand():
+def test_lloyd_update_by_hand():
     centers = torch.tensor([[0.0, 0.0], [4.0, 4.0], [9.0, 9.0]])
+    # points (0,0), (2,0) in cluster 0 and (4,6) in cluster 1; cluster 2 is empty
     means, counts = (
         torch.tensor([[1.0, 0.0], [4.0, 6.0], [0.0, 0.0]]),
         torch.tensor([2.0, 1.0, 0.0]),
     )
-    # points (0,0), (2,0) in cluster 0 and (4,6) in cluster 1: rewards -1, -1, 0
-    reward = torch.tensor([-1.0, -1.0, 0.0])
-    new, inertia, shift = lloyd_update(centers, means, counts, reward)
+    new, shift = lloyd_update(centers, means, counts)
     assert new.tolist() == [[1.0, 0.0], [4.0, 6.0], [9.0, 9.0]]  # the empty cluster stays
     assert float(shift) == 1.0 + 4.0
-    assert float(inertia) == (0 + 4) + 4  # |x - c|² against the old centres
-    assert float(inertia_from_reward(reward, centers, means, counts)) == float(inertia)
-    frozen, inertia_frozen, shift_frozen = lloyd_update(
-        centers, means, counts, reward, frozen=torch.tensor(True)
-    )
+    frozen, shift_frozen = lloyd_update(centers, means, counts, frozen=torch.tensor(True))
     assert torch.equal(frozen, centers) and float(shift_frozen) == 0.0
-    assert float(inertia_frozen) == float(inertia)  # still measured against the centres
 
 
 @pytest.mark.parametrize("env_id", CLUSTER_ENVS)
@@ -259,20 +291,20 @@ def test_train_inertia_equals_a_direct_computation(env_id):
 
 
 @pytest.mark.parametrize("agent_name,num_envs", [("kmeans", 16), ("lloyd", 120)])
-def test_agents_learn_the_same_from_the_envs_cluster_means_or_their_own(agent_name, num_envs):
-    """The env's info["cluster_means"] spares the agent a pass; the update must not change."""
+def test_agents_learn_from_the_points_and_their_assignment_alone(agent_name, num_envs):
+    """k-means computes its own means and inertia: the env's reward and info go unread."""
     env = sandbox.make("sandbox/IrisClusters-v0", num_envs=num_envs)
     obs, _ = env.reset(seed=0)
     sandbox.seed_everything(0)
-    with_info, without_info = (sandbox.make_agent(agent_name, env) for _ in range(2))
-    action = with_info.act(obs)
-    without_info.centers = with_info.centers.clone()
+    real, blind = (sandbox.make_agent(agent_name, env) for _ in range(2))
+    action = real.act(obs)
+    blind.centers = real.centers.clone()
     next_obs, reward, term, trunc, info = env.step(action)
-    own = {k: v for k, v in info.items() if not k.startswith("cluster_")}
-    m1 = with_info.learn(sandbox.Transition(obs, action, reward, next_obs, term, trunc, info))
-    m2 = without_info.learn(sandbox.Transition(obs, action, reward, next_obs, term, trunc, own))
-    torch.testing.assert_close(with_info.centers, without_info.centers)
-    assert float(m1["train/inertia"]) == pytest.approx(float(m2["train/inertia"]), rel=1e-6)
+    m1 = real.learn(sandbox.Transition(obs, action, reward, next_obs, term, trunc, info))
+    nothing = torch.full_like(reward, torch.nan)
+    m2 = blind.learn(sandbox.Transition(obs, action, nothing, next_obs, term, trunc, {}))
+    assert torch.equal(real.centers, blind.centers)
+    assert all(torch.equal(m1[k], m2[k]) for k in m1)
 
 
 def test_kmeans_plusplus_puts_one_centre_in_each_far_blob():
@@ -317,7 +349,7 @@ def test_digit_centres_look_like_digits():
     held_out = env.eval_env()
     images = held_out.media(agent)["cluster_centers"]  # (k, 1, 8, 8)
     assert images.shape == (10, 1, 8, 8) and 0 <= images.min() and images.max() <= 1
-    labels = held_out.y.long()
+    labels = held_out.labels.to(held_out.X.device)
     digit_means = torch.stack([held_out.X[labels == d].mean(0) for d in range(10)])  # (10, 64)
     corr = torch.corrcoef(torch.cat([images.flatten(1), digit_means]))[:10, 10:]  # (k, 10)
     best, digit = corr.max(dim=1)

@@ -115,7 +115,7 @@ def test_a_user_tensor_is_a_game_and_bad_data_is_refused():
     assert env.player_view("generator").single_action_space.shape == (3,)
     with pytest.raises(sandbox.UsageError, match="real samples must be"):
         GANGame(torch.randn(100), 10)
-    with pytest.raises(sandbox.UsageError, match="exceeds the 80 training samples"):
+    with pytest.raises(sandbox.UsageError, match=r"larger than the train split \(80 samples\)"):
         GANGame(torch.randn(100, 3), 81)
 
 
@@ -128,6 +128,24 @@ def test_a_diverging_run_stops_naming_the_round_and_the_checkpoint(tmp_path):
     message = str(e.value)
     assert message.startswith("round 1: the generator's samples hold NaN/inf"), message
     assert "; stopped, and the last good checkpoint is " in message, message
+
+
+def test_a_saved_game_plays_on_as_the_unbroken_one():
+    def rounds(game, num_rounds):
+        seen = []
+        for _ in range(num_rounds):  # the real batch and the noise of each round
+            seen += [game.observe("discriminator").clone(), game.observe("generator").clone()]
+            game._new_round()
+        return seen
+
+    game = sandbox.make("sandbox/RingGAN-v0", num_envs=32, num_samples=200)
+    game.reset(seed=2)
+    rounds(game, 7)  # past an epoch of the 160 training samples
+    state = game.state_dict()
+    expected = rounds(game, 8)
+    other = sandbox.make("sandbox/RingGAN-v0", num_envs=32, num_samples=200)
+    other.load_state_dict(state)
+    assert all(torch.equal(a, b) for a, b in zip(rounds(other, 8), expected, strict=True))
 
 
 def test_same_seed_same_game():

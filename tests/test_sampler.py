@@ -78,3 +78,13 @@ def test_bad_sizes_are_refused_naming_what_fits():
         s.shard(2, 2)
     with pytest.raises(sandbox.UsageError, match="one row per sample"):
         Sampler((torch.arange(8), torch.arange(7)), 2)
+
+
+@pytest.mark.parametrize("env_id", ["sandbox/Iris-v0", "sandbox/IrisClusters-v0"])
+def test_the_dataset_envs_show_what_their_sampler_draws(env_id):
+    env = sandbox.make(env_id, num_envs=8)
+    obs, _ = env.reset(seed=5)
+    assert torch.equal(obs, env.X[env.sampler.indices])
+    game = sandbox.make("sandbox/RingGAN-v0", num_envs=8, num_samples=200)
+    game.reset(seed=5)
+    assert torch.equal(game.observe("discriminator"), game.X[game.sampler.indices])
