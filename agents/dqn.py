@@ -20,7 +20,6 @@ from gymnasium import spaces
 from torch import Tensor
 
 from agents.buffers import ReplayBuffer
-from agents.grads import adam_step, clip_grad_norm_, zero_grad
 from agents.policies import QNetwork, require_action_space
 from sandbox.core import Env, Transition, env_device
 
@@ -155,10 +154,10 @@ class DQNAgent:
                 target = td_target(b["reward"], next_q, b["terminated"], cfg.gamma)
             q = self.q(b["obs"]).gather(-1, b["action"][:, None]).squeeze(-1)  # (B,)
             loss = F.smooth_l1_loss(q, target)  # Huber, as SB3 and the Nature paper's clip
-            zero_grad(self.params)
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            clip_grad_norm_(self.params, cfg.max_grad_norm)
-            adam_step(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+            self.optimizer.step()
             loss_sum += loss.detach()
         return {
             "train/loss": loss_sum / cfg.gradient_steps,

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from agents.gradient import GradientAgent, GradientConfig
-from agents.grads import zero_grad
 from sandbox.core import Env, Transition, UsageError
 
 
@@ -83,7 +82,7 @@ class LabelAgent(GradientAgent):
         """One optimizer step on ``label_loss(action, info["target"])``."""
         target = revealed_label("label", transition)
         loss = label_loss(transition.action, target)
-        zero_grad(self.params)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         return {"train/loss": loss.detach()}

@@ -140,8 +140,8 @@ class PipelineAgent:
         self.y_seen = torch.zeros(rows, dtype=torch.long, device=self.device)  # (rows,)
         self.num_seen = 0
         self.classifier: Pipeline | None = None
-        # scikit-learn's BLAS and OpenMP get torch's threads (--threads): with their default,
-        # one per core, a logistic fit took 2.9 s instead of 0.02 s on a busy 2-core machine.
+        # scikit-learn's BLAS and OpenMP get torch's threads (--threads): their default, one
+        # per core, oversubscribes the cores that torch's own threads already use.
         self._threads = ThreadpoolController()
 
     def features(self, obs: Tensor) -> Tensor:

@@ -1,8 +1,8 @@
 """Networks of the RL agents: an actor-critic (REINFORCE, PPO) and a Q-network (DQN).
 
 The distributions are written out (log-softmax for Discrete, a diagonal Gaussian with a
-state-independent log-std for Box) rather than built from ``torch.distributions`` per call:
-the same formulas at a fraction of the cost, which matters at one small batch per step.
+state-independent log-std for Box) rather than a ``torch.distributions`` object built (its
+arguments checked and broadcast) at every step; a test checks them against it.
 Also here: the action-space check every RL agent makes before it builds anything.
 """
 
@@ -22,7 +22,6 @@ from agents.attention import AttentionNet
 from sandbox.core import Env, UsageError
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
-FUNCTIONS = {"tanh": torch.tanh, "relu": torch.relu}  # what each module of ACTIVATIONS computes
 
 
 def require_action_space(agent: str, env: Env, allowed: tuple[type, ...]) -> spaces.Space:
@@ -50,17 +49,14 @@ class MLP(nn.Sequential):
 
     Orthogonal weights with gain sqrt(2) and a small last layer (gain 0.01 for a policy)
     are among the "implementation details" that matter (Huang et al., 2022, ICLR blog).
-
-    An ``nn.Sequential`` (its printout, indexing and state-dict keys), whose ``forward``
-    calls its layers' functions (``F.linear``, ``torch.tanh``) rather than the modules: on
-    CPU each module call costs a few microseconds of Python, a third of acting on 8
-    observations and ~7% of a PPO gradient step at batch 256. With a hook on any of its
-    layers (``envs/representation.py`` reads features that way) it runs the modules.
+    A plain ``nn.Sequential``: its forward runs the modules in order, so hooks on its layers
+    run (``envs/representation.py`` reads features that way); state-dict keys are the
+    layers' indices (``1.weight``, ``3.weight``, ...; 0 is the ``Flatten``).
 
     Example:
         >>> net = MLP(4, 2, num_hiddens=8, num_layers=2, activation="tanh", out_gain=1.0)
-        >>> torch.equal(net(torch.ones(3, 4)), nn.Sequential(*net)(torch.ones(3, 4)))
-        True
+        >>> net(torch.ones(3, 4)).shape, [k for k in net.state_dict() if k.endswith("weight")]
+        (torch.Size([3, 2]), ['1.weight', '3.weight', '5.weight'])
     """
 
     def __init__(
@@ -72,50 +68,19 @@ class MLP(nn.Sequential):
         activation: str,
         out_gain: float,
     ) -> None:
-        layers: list[nn.Module] = [nn.Flatten()]
+        layers: list[nn.Module] = [nn.Flatten()]  # (B, *obs) -> (B, in_dim)
         dims = [in_dim] + [num_hiddens] * num_layers
         for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
             layers += [_init(nn.Linear(d_in, d_out), math.sqrt(2)), ACTIVATIONS[activation]()]
-        layers.append(_init(nn.Linear(dims[-1], out_dim), out_gain))
+        layers.append(_init(nn.Linear(dims[-1], out_dim), out_gain))  # (B, out_dim)
         super().__init__(*layers)
-        # plain tuples (not re-registered): the layers, and the linear ones the forward runs
-        self.layers = tuple(layers)
-        self.linears = tuple(m for m in layers if isinstance(m, nn.Linear))
-        self.activation = FUNCTIONS[activation]
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(B, *obs) → (B, out_dim)."""
-        if self._hooked():
-            return super().forward(x)
-        if x.dim() != 2:
-            x = x.flatten(1)
-        *hidden, last = self.linears
-        for linear in hidden:
-            x = self.activation(F.linear(x, linear.weight, linear.bias))
-        return F.linear(x, last.weight, last.bias)
 
     def __getitem__(self, idx: int | slice) -> nn.Module:
-        """A layer, or a slice of them as a plain ``nn.Sequential`` (names kept)."""
+        """A layer, or a slice of them as a plain ``nn.Sequential`` (names kept): the
+        inherited slice would call ``MLP(...)`` with the layers, which it does not take."""
         if isinstance(idx, slice):
             return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))
         return super().__getitem__(idx)
-
-    def _hooked(self) -> bool:
-        """Whether calling the modules would run a hook (``nn.Module.__call__``'s test)."""
-        g = nn.modules.module
-        if (
-            g._global_forward_hooks
-            or g._global_forward_pre_hooks
-            or g._global_backward_hooks
-            or g._global_backward_pre_hooks
-        ):
-            return True
-        for m in self.layers:  # a loop over a tuple: half the time of any() over self
-            if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks:
-                return True
-            if m._backward_pre_hooks:
-                return True
-        return False
 
 
 def attention(
@@ -146,9 +111,10 @@ class ActorCritic(nn.Module):
     (``agents/attention.py``, ``num_layers`` blocks of ``num_hiddens`` units and 4 heads) over
     sequence observations ``(L, d)``; ``activation`` is then unused.
 
-    Actions are kept as the policy sampled them (a Gaussian sample may leave the Box);
-    ``to_env`` turns them into what the env takes (clipped to the bounds; offset by a
-    Discrete space's ``start``).
+    ``sample`` draws an action as the policy indexes it (a Gaussian sample may leave the
+    Box); ``to_env`` turns it into what the env takes (clipped to the bounds; offset by a
+    Discrete space's ``start``) and ``from_env`` maps the env's action back, which is what the
+    agents store and score (a clipped Box action is scored where it was clipped to).
     """
 
     def __init__(
@@ -191,7 +157,7 @@ class ActorCritic(nn.Module):
         out = self.actor(obs)  # (B, num_actions) logits, or (B, action_dim) means
         if self.discrete:
             # Gumbel-max: argmax(logits + G), G = -log E with E ~ Exp(1), is a draw from
-            # softmax(logits); four small ops, where torch.multinomial costs 40-120 us on CPU
+            # softmax(logits), straight from the logits (torch.multinomial needs probabilities)
             log_e = torch.empty_like(out).exponential_().log_()  # (B, num_actions) = -G
             return (out - log_e).argmax(-1)  # (B,)
         action = out + self.log_std.exp() * torch.randn_like(out)  # (B, action_dim)

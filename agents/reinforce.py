@@ -18,7 +18,6 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
-from agents.grads import adam_step, clip_grad_norm_, zero_grad
 from agents.policies import ActorCritic, require_action_space
 from sandbox.core import Env, Transition, env_device
 
@@ -93,23 +92,18 @@ class ReinforceAgent:
             "done": torch.zeros(T, N, dtype=torch.bool, device=self.device),  # (T, N)
         }
         self.step = 0
-        self._acted: tuple[Tensor, Tensor] | None = None  # (obs, sampled action)
 
     def act(self, obs: Tensor, *, deterministic: bool = False) -> Tensor:
         """Sample from the policy (its mode when ``deterministic``)."""
         with torch.inference_mode():
             if deterministic:
                 return self.net.to_env(self.net.mode(obs))
-            action = self.net.sample(obs)
-            self._acted = (obs, action)
-            return self.net.to_env(action)
+            return self.net.to_env(self.net.sample(obs))
 
     def learn(self, transition: Transition) -> dict[str, Tensor]:
         """Store one step; after ``num_steps`` of them, one policy-gradient step."""
         t, i, r = transition, self.step, self.rollout
-        acted = self._acted is not None and self._acted[0] is t.obs
-        # the unclipped sample when we have it; else the env's action, as the policy indexes it
-        action = self._acted[1] if acted else self.net.from_env(t.action)
+        action = self.net.from_env(t.action)  # the env's action, as the policy indexes it
         done = t.terminated | t.truncated  # (N,)
         next_obs = t.next_obs
         if "final_obs" in t.info:  # after autoreset s' is the final obs, not the reset obs
@@ -150,10 +144,10 @@ class ReinforceAgent:
         value_loss = (b_returns - value).square().mean()
         entropy_loss = -self.net.entropy(dist).mean()
         loss = pg_loss + cfg.vf_coef * value_loss + cfg.ent_coef * entropy_loss
-        zero_grad(self.params)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        clip_grad_norm_(self.params, cfg.max_grad_norm)
-        adam_step(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+        self.optimizer.step()
         return {
             "train/policy_gradient_loss": pg_loss.detach(),
             "train/value_loss": value_loss.detach(),

@@ -102,41 +102,37 @@ def run_sandbox(seed: int, env_id: str) -> dict:
 
     import sandbox
     from agents.ppo import CARTPOLE_ZOO
+    from sandbox.callbacks import Callback, at_end, due
 
     torch.set_num_threads(1)
     sandbox.seed_everything(seed)
     env = sandbox.make(env_id, num_envs=8)
-    agent = sandbox.make_agent("ppo", env, anneal_steps=STEPS, **CARTPOLE_ZOO)
+    agent = sandbox.make_agent("ppo", env, anneal=True, **CARTPOLE_ZOO)
     evals, episodes = [], []
-    recorder = Recorder(env, episodes)
+    recorder = Recorder(env, episodes)  # has no eval_env: the loop's own evaluation is off
 
-    class Probe:  # the loop calls score(policy) at each evaluation; the clock stops meanwhile
+    class Probe(Callback):  # the evaluations, every EVAL_EVERY samples; the clock stops meanwhile
         def __init__(self) -> None:
             self.env = env.eval_env()  # 10 sub-envs: one deterministic episode each
 
-        def score(self, policy) -> dict:
+        def on_step(self, run, metrics, info) -> None:
+            if not (due(run, EVAL_EVERY) or at_end(run)):
+                return
             t0 = time.perf_counter()
             result = sandbox.evaluate(self.env, agent, num_episodes=10, seed=seed + 1000)
-            score = float(result["eval/score"])
-            evals.append((recorder.samples, recorder.clock.now(), score))
+            evals.append((recorder.samples, recorder.clock.now(), float(result["eval/score"])))
             recorder.clock.paused += time.perf_counter() - t0
-            return {"score": torch.tensor(score)}
 
     sandbox.train(
-        recorder,
-        agent,
-        STEPS,
-        eval_env=Probe(),
-        eval_every=EVAL_EVERY,
-        seed=seed,
-        logdir=None,
-        progress=False,
+        recorder, agent, STEPS, seed=seed, logdir=None, progress=False, callbacks=[Probe()]
     )
     return {**milestones(evals, episodes), "total": recorder.clock.now()}
 
 
 class Recorder:
     """The training env, recording each finished episode's (samples, train seconds, return)."""
+
+    eval_env = None  # the bench evaluates on its own clock (Probe), not in the loop's
 
     def __init__(self, env, episodes: list) -> None:
         self.env, self.episodes, self.samples = env, episodes, 0

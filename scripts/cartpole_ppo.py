@@ -38,7 +38,7 @@ def main() -> None:
         env = sandbox.make(
             "CartPole-v1", num_envs=8, device=args.device, vectorization=args.vectorization
         )
-    agent = sandbox.make_agent("ppo", env, anneal_steps=args.steps, **CARTPOLE_ZOO)
+    agent = sandbox.make_agent("ppo", env, anneal=True, **CARTPOLE_ZOO)
     result = sandbox.train(
         env, agent, args.steps, seed=args.seed, logdir=args.logdir, experiment="cartpole_ppo"
     )

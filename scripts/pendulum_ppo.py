@@ -2,7 +2,7 @@
 
 A diagonal Gaussian policy (state-independent log-std) acts on ``sandbox/Pendulum-v1``, whose
 batched physics match Gymnasium's Pendulum-v1 to 1e-5 and stay on the device; actions are
-clipped to the torque range for the env while PPO keeps the unclipped samples. Settings in
+clipped to the torque range for the env, and PPO learns from them as the env took them. Settings in
 the spirit of RL Zoo's Pendulum PPO (gamma 0.9, lr 1e-3, 10 epochs, long rollouts; without
 its gSDE exploration). A random policy scores about -1200 per episode; the default 300k
 samples reach about -600 (seed 0); a good swing-up scores about -200 and needs longer.
@@ -43,7 +43,7 @@ def main() -> None:
         lr=1e-3,
         gamma=0.9,
         gae_lambda=0.95,
-        anneal_steps=args.steps,
+        anneal=True,
     )
     before = sandbox.evaluate(env.eval_env(), agent)["eval/mean_reward"]
     result = sandbox.train(

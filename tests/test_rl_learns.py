@@ -13,13 +13,17 @@ import torch
 
 import sandbox
 from agents.ppo import CARTPOLE_ZOO
+from sandbox.run import Run, RunConfig
 
-PPO_ZOO = dict(CARTPOLE_ZOO, anneal_steps=100_000)
+PPO_ZOO = dict(CARTPOLE_ZOO, anneal=True)
 DQN_FAST = dict(num_hiddens=64, gradient_steps=64, double_dqn=True)
 
 
 def play(env, agent, budget, seed, stop=None):
-    """The loop's act → step → learn; returns the returns of finished episodes, in order."""
+    """The loop's act → step → learn, after its ``agent.on_start(run)`` (which tells PPO the
+    budget to anneal over); returns the returns of finished episodes, in order."""
+    if hasattr(agent, "on_start"):
+        agent.on_start(Run(RunConfig(steps=budget), env, agent, None, env.num_envs))
     returns: list[float] = []
     obs, _ = env.reset(seed=seed)
     samples = 0
@@ -147,6 +151,54 @@ def test_same_seed_same_weights_and_resume_gives_identical_actions(agent_id, tmp
     assert all(torch.equal(sa[net][k], sr[net][k]) for k in sa[net])
 
 
+def test_ppo_anneals_over_the_loops_budget_and_a_resume_stays_on_schedule(tmp_path):
+    """anneal=True: lr falls linearly to 0 over the budget the loop gives ``on_start``; a run
+    stopped halfway and resumed ends with the unbroken run's weights; by hand, no annealing."""
+    from sandbox.callbacks import Callback
+
+    class StopHalfway(Callback):
+        def on_step(self, run, metrics, info):
+            if run.samples >= 256:
+                run.stop("halfway")
+
+    def train(logdir=None, resume=None, callbacks=()):
+        sandbox.seed_everything(3)
+        env = sandbox.make("sandbox/CartPole-v1", num_envs=4)
+        agent = sandbox.make_agent("ppo", env, num_steps=8, anneal=True)
+        sandbox.train(
+            env,
+            agent,
+            512,
+            seed=3,
+            logdir=logdir,
+            resume=resume,
+            progress=False,
+            eval_every=10**9,
+            callbacks=callbacks,
+        )
+        return agent
+
+    unbroken = train()
+    assert unbroken.budget == 512 and unbroken.optimizer.param_groups[0]["lr"] == 0.0
+    halfway = train(logdir=tmp_path, callbacks=[StopHalfway()])
+    assert halfway.samples == 256
+    assert halfway.optimizer.param_groups[0]["lr"] == pytest.approx(2.5e-4 * (1 - 256 / 512))
+    (run_dir,) = (tmp_path / "default").iterdir()
+    resumed = train(logdir=tmp_path, resume=run_dir)
+    a, b = unbroken.net.state_dict(), resumed.net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    env, by_hand = build("sandbox/CartPole-v1", "ppo", seed=0, num_envs=4, num_steps=8, anneal=True)
+    obs, _ = env.reset(seed=0)
+    for _ in range(16):  # two updates, no on_start: the lr stays
+        action = by_hand.act(obs)
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        t = sandbox.Transition(obs, action, reward, next_obs, terminated, truncated, info)
+        by_hand.learn(t)
+        obs = next_obs
+    assert by_hand.budget is None and by_hand.optimizer.param_groups[0]["lr"] == 2.5e-4
+
+
 @pytest.mark.parametrize("agent_id", ["reinforce", "ppo"])
 def test_policy_agents_accept_box_and_discrete(agent_id):
     for env_id in ("sandbox/Pendulum-v1", "sandbox/CartPole-v1"):
@@ -172,24 +224,16 @@ def test_categorical_policy_samples_its_probabilities():
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
-def test_mlp_computes_what_its_layers_compute_and_runs_their_hooks(activation):
-    """The RL MLP's function-call forward equals running its modules (outputs, gradients),
-    and a hook on one of its layers runs: envs/representation.py reads features that way."""
+def test_mlp_runs_hooks_on_its_layers_and_slices_by_name(activation):
+    """A forward hook on the RL MLP's layers runs (envs/representation.py reads features that
+    way), and a slice of it is an nn.Sequential computing the first layers."""
     from agents.policies import MLP
     from envs.representation import penultimate_features
 
     torch.manual_seed(0)
     net = MLP(6, 3, num_hiddens=16, num_layers=2, activation=activation, out_gain=1.0)
-    x = torch.randn(5, 2, 3)  # flattened to (5, 6), as nn.Flatten does
-    out = net(x)
-    out.square().sum().backward()
-    grads = [p.grad.clone() for p in net.parameters()]
-    net.zero_grad()
-    reference = torch.nn.Sequential.forward(net, x)  # the modules, one call each
-    reference.square().sum().backward()
-    assert torch.allclose(out, reference, atol=1e-6)
-    for grad, p in zip(grads, net.parameters(), strict=True):
-        assert torch.allclose(grad, p.grad, atol=1e-6)
+    x = torch.randn(5, 2, 3)  # flattened to (5, 6) by the MLP's nn.Flatten
+    assert net(x).shape == (5, 3)
     features = penultimate_features(net, net, x)  # a forward hook on each nn.Linear
     assert features is not None and features.shape == (5, 16)
     assert torch.allclose(features, net[:5](x), atol=1e-6)  # Flatten, Linear, act, Linear, act

@@ -61,8 +61,8 @@ def test_every_paradigms_run_holds_its_tags(tour):
 
 
 def test_ppo_anneals_over_the_tours_budget_not_the_default_one(tour):
-    """At any budget, the RL stop's learning rate goes from RL Zoo's 1e-3 to ~0 at its end
-    (annealed over 60k samples at a tiny budget's 3k, it would end at 0.95e-3)."""
+    """At any budget, the RL stop's learning rate goes from RL Zoo's 1e-3 to ~0 at its end:
+    ``anneal=True`` decays it over the run's own budget (the loop's ``on_start``)."""
     root, _ = tour
     (run,) = [r for r in root.iterdir() if r.name.startswith("sandbox-CartPole-v1__ppo")]
     lr = [value for _, value in read_scalars(run)["train/learning_rate"]]
