@@ -6,6 +6,7 @@ reads them all with one device-to-host copy per log interval, never per step.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -277,7 +278,12 @@ class Logger:
         flat = flatten_config(config)
         rows = "\n".join(f"| {k} | {v} |" for k, v in flat.items())
         self.writer.add_text("config", "| option | value |\n| --- | --- |\n" + rows)
-        session = hparams_summary.hparams_pb(flat, trial_id=self.run_dir.name)
+        # seeds of one config share a trial id, which summary_v2 stores as the session's
+        # group_name: HParams shows them as one session group, with the group's mean metric
+        config_but_seed = repr(sorted((k, v) for k, v in flat.items() if k != "seed")).encode()
+        digest = hashlib.sha1(config_but_seed).hexdigest()[:12]
+        group = f"{flat.get('env_id')}__{flat.get('agent')}__{digest}"
+        session = hparams_summary.hparams_pb(flat, trial_id=group)
         self.writer.file_writer.add_summary(session)
         self.writer.add_custom_scalars(CUSTOM_SCALARS)
 
