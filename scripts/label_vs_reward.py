@@ -12,7 +12,11 @@ so the curves share one chart; the table says how many samples each needed to re
 threshold. The label's gradient and the revealed label give the same update, so their
 curves coincide; the 0/1 reward needs many more samples.
 
-    .venv/bin/python scripts/label_vs_reward.py
+With ``--seeds N`` each learner runs N seeds: the table gives each figure as the mean over
+seeds with its 95% bootstrap interval, and TensorBoard gets each learner's mean curve with
+its band (Custom Scalars, margin charts), as ``sandbox compare --write-tensorboard`` writes.
+
+    .venv/bin/python scripts/label_vs_reward.py [--seeds 5]
     tensorboard --logdir runs/label_vs_reward      # eval/accuracy: three curves, one chart
 """
 
@@ -24,7 +28,8 @@ import math
 import torch
 
 import sandbox
-from sandbox.apps.compare import read_run
+from sandbox.apps import compare
+from sandbox.apps.aggregate import mean_ci
 
 NET = {"num_hiddens": 256, "num_layers": 1}
 LEARNERS = {  # what the env reveals -> (feedback, agent, agent options)
@@ -44,42 +49,72 @@ def samples_to_reach(curve: list[tuple[int, float]], threshold: float) -> float:
     return next((step for step, value in curve if value >= threshold), math.inf)
 
 
+def mean_and_interval(values: list[float], spec: str = ",.0f") -> str:
+    """``"3,008"``, ``"3,200 [3,008, 3,392]"`` (mean over seeds, 95% CI) or ``"not reached"``.
+
+    Example:
+        >>> mean_and_interval([3000.0]), mean_and_interval([1.0, math.inf])
+        ('3,000', 'not reached by 1 of 2 seeds')
+    """
+    missed = sum(not math.isfinite(v) for v in values)
+    if missed == len(values):
+        return "not reached"
+    if missed:
+        return f"not reached by {missed} of {len(values)} seeds"
+    if len(values) == 1:
+        return f"{values[0]:{spec}}"
+    mean, lower, upper = (float(v) for v in mean_ci(values))
+    return f"{mean:{spec}} [{lower:{spec}}, {upper:{spec}}]"
+
+
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60_000, help="samples per learner")
     parser.add_argument("--eval-every", type=int, default=1_000, help="samples between evals")
     parser.add_argument("--threshold", type=float, default=0.9, help="test accuracy to reach")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per learner: --seed onwards")
     parser.add_argument("--logdir", default="runs", help="TensorBoard root")
     args = parser.parse_args(argv)
 
-    figures = {}
+    seeds = range(args.seed, args.seed + args.seeds)
+    figures, runs = {}, []
     for revealed, (feedback, agent_name, options) in LEARNERS.items():
-        sandbox.seed_everything(args.seed)
-        env = sandbox.make("sandbox/Digits-v0", num_envs=64, feedback=feedback)
-        agent = sandbox.make_agent(agent_name, env, **options)
-        result = sandbox.train(
-            env, agent, args.steps, seed=args.seed, logdir=args.logdir,
-            experiment="label_vs_reward", eval_every=args.eval_every, progress=False,
-        )  # fmt: skip
-        curve = read_run(result.run_dir).scalars["eval/accuracy"]  # what TensorBoard shows
-        figures[revealed] = {
-            "samples_to_threshold": samples_to_reach(curve, args.threshold),
-            "final_accuracy": curve[-1][1],
+        reach, final = [], []
+        for seed in seeds:
+            sandbox.seed_everything(seed)
+            env = sandbox.make("sandbox/Digits-v0", num_envs=64, feedback=feedback)
+            agent = sandbox.make_agent(agent_name, env, **options)
+            result = sandbox.train(
+                env, agent, args.steps, seed=seed, logdir=args.logdir,
+                experiment="label_vs_reward", eval_every=args.eval_every, progress=False,
+            )  # fmt: skip
+            runs.append(compare.read_run(result.run_dir))  # what TensorBoard shows
+            curve = runs[-1].scalars["eval/accuracy"]
+            reach.append(samples_to_reach(curve, args.threshold))
+            final.append(curve[-1][1])
+        figures[revealed] = {  # means over seeds (one seed: its own figures)
+            "samples_to_threshold": sum(reach) / len(reach),
+            "final_accuracy": sum(final) / len(final),
+            "reach": reach,
+            "final": final,
         }
+    if args.seeds > 1:  # each learner's mean curve and band, for TensorBoard
+        compare.write_tensorboard(runs)
 
     base = figures["gradient"]["samples_to_threshold"]
+    over = f" (mean [95% CI] of {args.seeds} seeds)" if args.seeds > 1 else ""
     print(
-        f"| env reveals | agent | samples to {args.threshold:.0%} test accuracy "
+        f"| env reveals | agent | samples to {args.threshold:.0%} test accuracy{over} "
         f"| vs the gradient | accuracy after {args.steps:,} |"
     )
     print("| --- | --- | ---: | ---: | ---: |")
     for revealed, f in figures.items():
-        reach = f["samples_to_threshold"]
-        reached = f"{reach:,}" if math.isfinite(reach) else "not reached"
         agent = LEARNERS[revealed][1]
-        ratio = f"{reach / base:.2f}x"
-        print(f"| {revealed} | {agent} | {reached} | {ratio} | {f['final_accuracy']:.3f} |")
+        ratio = f"{f['samples_to_threshold'] / base:.2f}x"
+        accuracy = mean_and_interval(f["final"], ".3f")
+        reached = mean_and_interval(f["reach"])
+        print(f"| {revealed} | {agent} | {reached} | {ratio} | {accuracy} |")
     print(f"\ncurves: tensorboard --logdir {args.logdir}/label_vs_reward (eval/accuracy)")
     return figures
 
