@@ -257,5 +257,5 @@ class GymAdapter(gymnasium.vector.VectorEnv):
         return {**dataclasses.asdict(self.config), **self._env_kwargs}
 
     def close_extras(self, **kwargs: Any) -> None:
-        """Close the Gymnasium vector env (and its worker processes)."""
-        self._vec.close()
+        """Close the Gymnasium vector env; ``terminate=True`` kills its worker processes."""
+        self._vec.close(**kwargs)

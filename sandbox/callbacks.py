@@ -22,9 +22,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -293,6 +295,10 @@ class StopOnSignal(Callback):
 
     def on_end(self, run: Run) -> None:
         self._disarm()
+        if isinstance(run.error, StepHung):  # its worker processes, if any, are stuck mid-step
+            with warnings.catch_warnings(), contextlib.suppress(Exception):
+                warnings.simplefilter("ignore")  # Gymnasium's "close while waiting for step"
+                run.env.close(terminate=True)
         if self.previous and run.error is not None and distributed.active():
             # torchrun SIGTERMs the ranks left as soon as one dies, while this one still
             # waits for the others' word to say which failed (distributed.failure)
@@ -307,7 +313,7 @@ class StopOnSignal(Callback):
 def default_callbacks(run: Run, eval_env: Any) -> list[Callback]:
     """The callbacks of every run, in their order: stop on a signal, log, evaluate, stop on a
     non-finite value, checkpoint, progress bar."""
-    callbacks: list[Callback] = [StopOnSignal(), LogMetrics()]
+    callbacks: list[Callback] = [StopOnSignal(run.config.stop_deadline), LogMetrics()]
     if eval_env is not None:
         callbacks.append(Evaluate(eval_env))
     if run.config.stop_on_nonfinite:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from sandbox.errors import CheckpointError
+from sandbox.errors import CheckpointError, CheckpointWriteError
 
 FORMAT = "sandbox-checkpoint/2"
 FILENAME = "checkpoint.pt"
@@ -45,8 +45,11 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
         tmp.unlink(missing_ok=True)
         free = shutil.disk_usage(path.parent).free
         kept = "the previous checkpoint is kept" if path.exists() else "none was written before"
-        raise CheckpointError(
-            f"cannot write checkpoint {path}: {getattr(e, 'strerror', None) or e} "
+        # torch's zip writer reports a full disk as a RuntimeError about file positions
+        full = isinstance(e, RuntimeError) and free < 2**20
+        reason = "no space left on device" if full else getattr(e, "strerror", None) or e
+        raise CheckpointWriteError(
+            f"cannot write checkpoint {path}: {str(reason).strip().splitlines()[0]} "
             f"({free:,} bytes free there); {kept}"
         ) from None
     return path

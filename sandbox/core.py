@@ -17,6 +17,7 @@ from sandbox.device import env_device
 from sandbox.errors import (
     ActionError,
     CheckpointError,
+    CheckpointWriteError,
     NonFiniteError,
     RunFailed,
     RunInterrupted,
@@ -161,6 +162,7 @@ __all__ = [
     "ActionError",
     "Agent",
     "CheckpointError",
+    "CheckpointWriteError",
     "Env",
     "EnvHooks",
     "NonFiniteError",

@@ -15,8 +15,13 @@ class ActionError(SandboxError, ValueError):
     """An action that does not fit the env's action space (shape, dtype, device, range, NaN)."""
 
 
-class CheckpointError(SandboxError):
-    """A checkpoint that cannot be read or does not belong to this run."""
+class CheckpointError(UsageError):
+    """A run directory that cannot be resumed: its checkpoint is missing, unreadable, another
+    run's or incomplete, or another process is writing it. Refused before any work."""
+
+
+class CheckpointWriteError(SandboxError, OSError):
+    """A checkpoint could not be written (disk full, no permission); the previous one is kept."""
 
 
 class NonFiniteError(SandboxError):

@@ -58,6 +58,8 @@ class RunConfig:
     """Stop with ``NonFiniteError`` when a logged value is NaN or infinite."""
     progress: bool = True
     """Show a progress bar on a terminal."""
+    stop_deadline: float = 10.0
+    """Seconds a stopped run (Ctrl-C, SIGTERM) gives the current step before giving up on it."""
 
     def __post_init__(self) -> None:
         if self.logdir is not None:  # a Path too; stored as text, which checkpoints load
@@ -70,6 +72,8 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value < 1):
                 raise UsageError(f"{name} must be a positive number of samples, got {value!r}")
+        if not isinstance(self.stop_deadline, int | float) or not self.stop_deadline > 0:
+            raise UsageError(f"stop_deadline must be > 0 seconds, got {self.stop_deadline!r}")
         if not _is_int(self.eval_episodes) or self.eval_episodes < 1:
             raise UsageError(f"eval_episodes must be >= 1, got {self.eval_episodes!r}")
 

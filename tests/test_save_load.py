@@ -82,7 +82,7 @@ def test_atomic_write_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", failing_save)
-    with pytest.raises(sandbox.CheckpointError) as caught:
+    with pytest.raises(sandbox.CheckpointWriteError) as caught:
         sandbox.save_checkpoint(path, {"samples": 2})
     monkeypatch.undo()
     message = str(caught.value)

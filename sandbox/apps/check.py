@@ -63,7 +63,8 @@ def env_checks(env: Env, *, seed: int = 0, num_steps: int = 3) -> list[tuple[str
         ("same seed, same rollout", lambda: _same_rollout(env, seed, actions, device)),
     ]
     if hasattr(env, "score") and hasattr(env, "X"):
-        checks.append(("evaluation passes over the same samples every time", lambda: _coverage(env)))
+        same = "evaluation passes over the same samples every time"
+        checks.append((same, lambda: _coverage(env)))
     return checks
 
 
