@@ -80,6 +80,40 @@ def test_run_checks_never_raises_on_a_broken_env():
     assert [r.ok for r in rows] == [True, False, False, False]
 
 
+class BadObsEnv(NumpyRewardEnv):
+    """Keeps the tensor contract but breaks the observation space in one way at a time."""
+
+    def __init__(self, obs: torch.Tensor, reward: float = 0.0) -> None:
+        super().__init__(num_envs=2)
+        self.obs, self.reward = obs, reward
+
+    def reset(self, *, seed=None, options=None):
+        return self.obs.clone(), {}
+
+    def step(self, action):
+        flags = torch.zeros(2, dtype=torch.bool)
+        return self.obs.clone(), torch.full((2,), self.reward), flags, flags.clone(), {}
+
+
+@pytest.mark.parametrize(
+    "obs, reason",
+    [
+        (torch.full((2, 3), 2.0), "reset obs outside the space's bounds [-1.0, 1.0]: e.g. [2.0"),
+        (torch.full((2, 3), float("nan")), "reset obs holds NaN"),
+        (torch.zeros(2, 3, dtype=torch.float64), "expected torch.float32 (the space's), got "),
+    ],
+)
+def test_observations_are_checked_against_the_space(obs, reason):
+    (_, rollout, *_) = run_checks(BadObsEnv(obs))
+    assert not rollout.ok and reason in rollout.detail
+
+
+def test_the_same_rollout_check_counts_nan_as_equal_to_nan():
+    rows = {r.name: r for r in run_checks(BadObsEnv(torch.zeros(2, 3), reward=float("nan")))}
+    assert rows["same seed, same rollout"].ok  # the same NaN at the same place: the same
+    assert not rows["rewards finite"].ok and "NaN" in rows["rewards finite"].detail
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_single_env_view_undoes_autoreset_and_passes_gymnasium_check_env():
     view = SingleEnvView(sandbox.make("sandbox/LinReg-v0", num_envs=1))
