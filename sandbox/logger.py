@@ -22,6 +22,7 @@ from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 
 from sandbox.core import env_hook
+from sandbox.errors import UsageError
 
 CUSTOM_SCALARS = {
     "paradigms side by side": {
@@ -161,7 +162,13 @@ def make_run_dir(
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path(logdir) / clean(experiment) / f"{clean(env_id)}__{clean(agent)}__s{seed}__{stamp}"
-    base.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file where a directory should be, no permission, read-only
+        raise UsageError(
+            f"cannot create run directories under logdir {str(logdir)!r}: {e.strerror} "
+            f"({base.parent}); expected a writable directory"
+        ) from None
     for attempt in range(1, 1000):
         path = base if attempt == 1 else base.with_name(f"{base.name}-{attempt}")
         try:

@@ -22,6 +22,7 @@ from sandbox.checkpoint import FILENAME, RunLock, load_checkpoint, remove_stale_
 from sandbox.core import Agent, Env, Transition, env_hook
 from sandbox.device import env_device
 from sandbox.errors import (
+    ActionError,
     CheckpointError,
     NonFiniteError,
     RunFailed,
@@ -263,11 +264,11 @@ def _read_checkpoint(run: Run, run_dir: Path) -> dict[str, Any]:
 
 def _end(run: Run) -> None:
     """Every callback's ``on_end`` (each, even if one fails), then close the log and lock."""
-    failed: Exception | None = None
+    failed: BaseException | None = None
     for callback in run.callbacks:
         try:
             callback.on_end(run)
-        except Exception as e:  # e.g. a disk full at the final checkpoint
+        except BaseException as e:  # a disk full, or a second Ctrl-C, at the final checkpoint
             failed = failed or e
     if run.logger is not None:
         run.logger.close()
@@ -279,9 +280,11 @@ def _end(run: Run) -> None:
 
 def _failure(run: Run, error: BaseException) -> BaseException:
     """The error a failed run raises: one line saying what happened and what was kept."""
-    if not isinstance(error, Exception):  # a second Ctrl-C: at once, nothing more to say
-        return error
     where = f"stopped, and {run.where_saved()}"
+    if isinstance(error, KeyboardInterrupt):  # a second Ctrl-C: at once, no final checkpoint
+        return RunInterrupted(f"interrupted again at sample {run.samples}; {where}", 2)
+    if not isinstance(error, Exception):  # SystemExit and the like: not ours to reword
+        return error
     if isinstance(error, StepHung):
         return RunInterrupted(
             f"{error} (the step after sample {run.samples}, in the env or agent); {where}",
@@ -289,8 +292,8 @@ def _failure(run: Run, error: BaseException) -> BaseException:
         )
     if isinstance(error, NonFiniteError):  # from a callback, or an env that met a NaN action
         return NonFiniteError(f"{error}; {where}")
-    if isinstance(error, SandboxError):
-        return error
+    if isinstance(error, SandboxError) and not isinstance(error, ActionError):
+        return error  # already says what happened; an ActionError mid-run is a failed run
     if distributed.active():  # a collective met a rank that is gone, or this rank crashed
         return RunFailed(f"{distributed.failure(error, f'at sample {run.samples}')}; {where}")
     unsaved = run.meta.get("checkpoint_error")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -179,9 +180,11 @@ def build_config(config_cls: type, overrides: dict[str, Any], owner: str) -> Any
         sandbox.errors.UsageError: agent 'x' has no option 'lrr' (did you mean lr?)
     """
     names = [f.name for f in dataclasses.fields(config_cls)]
-    for key in overrides:
+    for key, value in overrides.items():
         if key not in names:
             raise UsageError(f"{owner} has no option {key!r}{closest(key, names)}")
+        if isinstance(value, float) and not math.isfinite(value):  # e.g. --lr inf
+            raise UsageError(f"{owner}: {key} must be a finite number, got {value}")
     try:
         return config_cls(**overrides)
     except (TypeError, ValueError) as e:
@@ -226,9 +229,15 @@ def make(
     return gymnasium.make_vec(env_id, num_envs=num_envs, device=resolve_device(device), **kwargs)
 
 
+MAX_NUM_ENVS = 2**24
+"""More sub-envs than this would not fit in memory for any env here (16M rows)."""
+
+
 def _check_num_envs(num_envs: Any) -> None:
     if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
         raise UsageError(f"num_envs must be a positive integer, got {num_envs!r}")
+    if num_envs > MAX_NUM_ENVS:
+        raise UsageError(f"num_envs must be at most 2**24 = {MAX_NUM_ENVS:,}, got {num_envs:,}")
 
 
 def _make_gym(env: Any, num_envs: int | None, device: Any, kwargs: dict[str, Any]) -> Env:

@@ -66,6 +66,11 @@ USAGE_ERRORS = [  # (command line, what the one-line message must say)
     ("run sandbox/LinReg-v0", "expected `sandbox run ENV_ID AGENT [flags]`"),
     ("runn", "unknown command 'runn' (did you mean run?)"),
     ("run --resume /nonexistent", "no checkpoint at /nonexistent/checkpoint.pt"),
+    (f"{RUN} --lr inf", "lr must be a finite number, got inf"),
+    (f"{RUN} --num-envs 1000000000", "num_envs must be at most 2**24"),
+    (f"{RUN} --seed 99999999999999999999", "seed must be an integer in [0, 2**63 - 1]"),
+    (f"{RUN} --checkpoint-every 0", "checkpoint_every must be a positive number of samples"),
+    (f"{RUN} --stop-deadline 0", "stop_deadline must be > 0 seconds"),
 ]
 
 
@@ -77,6 +82,20 @@ def test_usage_errors_are_one_line_and_write_nothing(capsys, tmp_path, line, mes
     assert err.count("\n") == 1 and err.startswith("sandbox: error: "), err
     assert message in err
     assert not any(tmp_path.iterdir())  # no run directory, nothing half-written
+
+
+def test_a_logdir_that_is_a_file_is_one_line(capsys, tmp_path):
+    (tmp_path / "afile").write_text("")
+    code, _, err = run_cli(capsys, *RUN.split(), "--logdir", str(tmp_path / "afile"))
+    assert code == 2 and err.count("\n") == 1
+    assert f"cannot create run directories under logdir '{tmp_path / 'afile'}': Not a" in err
+
+
+def test_nan_actions_mid_run_fail_in_one_line_naming_the_sample(capsys, tmp_path):
+    line = [*RUN.split(), "--lr", "1e6", "--no-stop-on-nonfinite", "--steps", "2000"]
+    code, _, err = run_cli(capsys, *line, "--logdir", str(tmp_path))
+    assert code == 1 and err.count("\n") == 1, err
+    assert "ActionError at sample" in err and "NaN/inf value(s)" in err
 
 
 @pytest.mark.skipif(sandbox.resolve_device("auto").type == "cuda", reason="CUDA is present")

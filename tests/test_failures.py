@@ -182,3 +182,22 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_and_keeps_the_previous_one(smal
     (small_tmpfs / "filler").unlink()
     assert sandbox.load_checkpoint(checkpoint.parent)["samples"] > 0  # still loads
     assert not list(checkpoint.parent.glob(".checkpoint.pt.tmp-*"))
+
+
+def test_a_second_ctrl_c_during_the_final_checkpoint_says_what_was_kept(tmp_path, monkeypatch):
+    class StopAt(sandbox.Callback):  # the first Ctrl-C, as StopOnSignal records it
+        def on_step(self, run, metrics, info):
+            if run.samples == 500:
+                run.stop("signal", signal.SIGINT)
+
+    def interrupted_save(obj, f):  # the second Ctrl-C lands in the final checkpoint's write
+        raise KeyboardInterrupt
+
+    env = sandbox.make("sandbox/LinReg-v0", num_envs=10)
+    agent = sandbox.make_agent("gradient", env)
+    monkeypatch.setattr(torch, "save", interrupted_save)
+    with pytest.raises(sandbox.RunInterrupted) as caught:
+        sandbox.train(env, agent, 1000, logdir=tmp_path, progress=False, callbacks=[StopAt()])
+    message = str(caught.value)
+    assert caught.value.signum == signal.SIGINT and "\n" not in message
+    assert message.startswith("interrupted again at sample 500; stopped, and no checkpoint")
