@@ -25,12 +25,12 @@ import torch
 import tyro
 
 from sandbox import distributed, registry
-from sandbox.apps import compare, tour
+from sandbox.apps import compare, seeds, tour
 from sandbox.apps.check import run_checks
 from sandbox.checkpoint import load_checkpoint
 from sandbox.device import resolve_device
 from sandbox.errors import (
-    CheckpointError,
+    CheckpointWriteError,
     NonFiniteError,
     RunFailed,
     RunInterrupted,
@@ -45,9 +45,10 @@ USAGE = """usage: sandbox COMMAND ...
 commands:
   run ENV_ID AGENT [flags]   train AGENT on ENV_ID, logging to TensorBoard (--help for flags)
   run --resume RUN_DIR       continue a stopped run where its checkpoint left it
+  run ... --seeds 0-4        one run per seed (--jobs N at once), then their mean and band
   list                       the registered envs and agents
   check ENV_ID               check an env against the sandbox contract
-  compare RUN_DIR...         final and best values of runs side by side (--plot FILE.png)
+  compare RUN_DIR...         runs side by side, seeds as mean and 95% CI (--plot FILE.png)
   tour [--budget tiny]       one short run per paradigm, then one table comparing them
 
 example:
@@ -86,12 +87,19 @@ class RunFlags:
     """Stop the run when a loss or reward turns NaN/inf."""
     progress: bool = True
     """Show a progress bar on a terminal."""
+    stop_deadline: float = 10.0
+    """Seconds a stopped run gives the current step (a hung env) before it gives up on it."""
     histograms: bool = False
     """Histograms of weights and gradients, and train/grad_norm, at every log (costs time)."""
     projector: bool = False
     """At the end, a classifier's learnt embedding (labels, sprites) for TensorBoard's projector."""
     threads: int = 1
     """torch CPU threads: one is fastest for small models; raise it for CNNs."""
+    seeds: str | None = None
+    """One run per seed, e.g. 0-4 or 0,1,2, then the group's mean and 95% CI (TensorBoard too);
+    with --resume GROUP_FILE, continues the group's unfinished runs."""
+    jobs: int = 1
+    """With --seeds: runs at once, each in its own process (default: one after another)."""
 
     def run_config(self) -> RunConfig:
         """The ``RunConfig`` these flags describe (a fresh run)."""
@@ -192,6 +200,8 @@ def _options(config: Any) -> dict[str, Any]:
 
 def cmd_run(args: list[str]) -> int:
     """``sandbox run``: parse, build env and agent (all checks), then train."""
+    if any(a == "--seeds" or a.startswith("--seeds=") for a in args):  # one run per seed
+        return seeds.run_seeds(args, cmd_run)
     positional = []
     while args and not args[0].startswith("-") and len(positional) < 2:
         positional.append(args.pop(0))
@@ -334,17 +344,26 @@ class CompareFlags:
     paths: tyro.conf.Positional[tuple[str, ...]]
     """Run directories, or directories above runs (e.g. runs/tour)."""
     tags: tuple[str, ...] = compare.DEFAULT_TAGS
-    """Scalar tags to compare (final and best value of each)."""
+    """Scalar tags to compare (mean of the final values, its 95% CI, and their IQM)."""
     format: Literal["table", "markdown", "csv"] = "table"
     """Output format."""
     plot: str | None = None
-    """Also draw the tags' curves against samples into this PNG file."""
+    """Also draw the tags' curves against samples into this PNG file (mean and band per group)."""
+    by: str | None = None
+    """Group runs by this one option's value (a sweep, e.g. lr), whatever else differs."""
+    write_tensorboard: bool = False
+    """Write each group's mean and 95% CI as a TensorBoard run next to its seeds (replaced
+    on every call; the seed runs are never modified)."""
 
 
 def cmd_compare(args: list[str]) -> int:
-    """``sandbox compare RUN_DIR...``: final and best values per run, seeds grouped."""
+    """``sandbox compare RUN_DIR...``: final values per group of seeds: mean, 95% CI, IQM."""
     flags = _tyro(CompareFlags, args, "sandbox compare")
-    print(compare.compare(flags.paths, flags.tags, flags.format, flags.plot))
+    print(
+        compare.compare(
+            flags.paths, flags.tags, flags.format, flags.plot, flags.by, flags.write_tensorboard
+        )
+    )
     if flags.plot:
         print(f"plot: {flags.plot}", file=sys.stderr)
     return 0
@@ -362,6 +381,9 @@ class TourFlags:
     """cpu, cuda, auto: small models are fastest on the CPU."""
     seed: int = 0
     """Seed of every run."""
+    seeds: str | None = None
+    """Several seeds per paradigm, e.g. 0-4: the table gives means and 95% CIs, TensorBoard
+    each paradigm's mean curve with its band."""
     progress: bool = True
     """Show a progress bar per run on a terminal."""
 
@@ -377,6 +399,7 @@ def cmd_tour(args: list[str]) -> int:
         device=flags.device,
         seed=flags.seed,
         progress=flags.progress,
+        seeds=seeds.parse_seeds(flags.seeds) if flags.seeds else (),
     )
     print(tour.table(visits))
     print(f"\nsee them side by side: {tour.tensorboard_line(flags.logdir)}")
@@ -408,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[command](rest)
     except UsageError as e:
         return _fail(str(e))
-    except (CheckpointError, NonFiniteError, RunFailed) as e:
+    except (CheckpointWriteError, NonFiniteError, RunFailed) as e:
         return _fail(str(e), code=1)
     except RunInterrupted as e:
         if distributed.is_main():  # every rank stopped at the same sample: one line

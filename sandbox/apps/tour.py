@@ -2,12 +2,16 @@
 
 Every stop is an ordinary run (``sandbox.train`` into ``<logdir>/tour``), so TensorBoard
 shows the paradigms on one axis: samples consumed. The stops name envs and agents by their
-registered ids, like a user typing ``sandbox run``.
+registered ids, like a user typing ``sandbox run``. With several seeds, each stop runs once per
+seed, the table gives each figure as the mean with its 95% bootstrap interval, and every stop's
+mean curve and band is written for TensorBoard (``sandbox.apps.compare.write_tensorboard``).
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,8 @@ from typing import Any
 import torch
 
 from sandbox import registry
+from sandbox.apps import compare
+from sandbox.apps.aggregate import mean_ci
 from sandbox.core import UsageError
 from sandbox.loop import train
 from sandbox.run import RunResult
@@ -43,15 +49,11 @@ class Stop:
     """Options kept with the agent, ``"package.module:NAME"``, loaded through the registry
     (sandbox imports agents only by name); ``agent_options`` are added on top."""
     agent_options: dict[str, Any] = field(default_factory=dict)
-    """An ``anneal_steps`` here is in samples at the default budget, and scales as ``steps``."""
 
-    def agent_kwargs(self, scale: float = 1.0) -> dict[str, Any]:
-        """The agent's options: the preset's, then this stop's own, at a budget's ``scale``."""
+    def agent_kwargs(self) -> dict[str, Any]:
+        """The agent's options: the preset's, then this stop's own."""
         preset = registry.load_entry_point(self.agent_preset) if self.agent_preset else {}
-        options = {**preset, **self.agent_options}
-        if options.get("anneal_steps"):  # e.g. PPO's learning rate, to 0 at the run's end
-            options["anneal_steps"] = max(1, round(options["anneal_steps"] * scale))
-        return options
+        return {**preset, **self.agent_options}
 
 
 TOUR: list[Stop] = [
@@ -99,7 +101,7 @@ TOUR: list[Stop] = [
         "mean_reward",
         60_000,
         agent_preset="agents.ppo:CARTPOLE_ZOO",  # RL Zoo's CartPole hyperparameters
-        agent_options=dict(anneal_steps=60_000),
+        agent_options=dict(anneal=True),  # lr and clip range to 0 at the run's end, any budget
     ),
 ]
 
@@ -140,37 +142,50 @@ def run_tour(
     device: str = "cpu",
     seed: int = 0,
     progress: bool = True,
+    seeds: Sequence[int] = (),
 ) -> list[Visit]:
-    """Train every stop of the tour in turn; return the visits for ``table``."""
+    """Train every stop of the tour in turn (once per seed of ``seeds``, else with ``seed``);
+    return the visits for ``table``. Several seeds also write each stop's aggregate run."""
     scale = budget_scale(budget)
     torch.set_num_threads(1)  # small models: one thread is fastest (NOTES.md)
     visits = []
-    for stop in TOUR:
-        seed_everything(seed)
+    for stop, run_seed in [(stop, s) for stop in TOUR for s in seeds or [seed]]:
+        seed_everything(run_seed)
         env = registry.make(stop.env_id, stop.num_envs, device=device, **stop.env_options)
         players = registry.players(stop.env_id, stop.agent)
         if players:  # a game: one agent per player, by the preset's names
             agent = registry.make_players(env, {p: (n, {}) for p, n in players.items()})
         else:
-            agent = registry.make_agent(stop.agent, env, **stop.agent_kwargs(scale))
+            agent = registry.make_agent(stop.agent, env, **stop.agent_kwargs())
         steps = max(env.num_envs, round(stop.steps * scale))
         start = time.perf_counter()
         result = train(
             env,
             agent,
             steps,
-            seed=seed,
+            seed=run_seed,
             logdir=logdir,
             experiment="tour",
             progress=progress,
             projector=True,  # the classifiers' learnt embeddings, for the Projector tab
         )
         visits.append(Visit(stop, result, time.perf_counter() - start))
+    if len(seeds) > 1:  # every stop's mean curve and band, next to its seeds
+        compare.write_tensorboard([compare.read_run(v.result.run_dir) for v in visits])
     return visits
 
 
+def _headline(metric: str, values: list[float]) -> str:
+    """``"r2 0.998"``, or over seeds ``"r2 0.998 [0.996, 1.000]"`` (mean, 95% CI)."""
+    number = (lambda x: f"{x:.3f}") if all(abs(v) < 100 for v in values) else "{:.4g}".format
+    if len(values) == 1 or not all(map(math.isfinite, values)):
+        return f"{metric} {number(sum(values) / len(values))}"
+    mean, lower, upper = (float(v) for v in mean_ci(values))
+    return f"{metric} {number(mean)} [{number(lower)}, {number(upper)}]"
+
+
 def table(visits: list[Visit]) -> str:
-    """The tour's comparison: one row per paradigm, aligned columns."""
+    """The tour's comparison: one row per paradigm (its seeds' means), aligned columns."""
     header = [
         "paradigm",
         "env",
@@ -181,21 +196,23 @@ def table(visits: list[Visit]) -> str:
         "samples/s",
         "headline",
     ]
-    rows = [header]
+    by_stop: dict[str, list[Visit]] = {}  # a stop's visits, one per seed
     for v in visits:
-        value = v.result.metrics.get(f"eval/{v.stop.metric}", float("nan"))
+        by_stop.setdefault(v.stop.paradigm, []).append(v)
+    rows = [header]
+    for group in by_stop.values():
+        stop, n = group[0].stop, len(group)
+        values = [v.result.metrics.get(f"eval/{stop.metric}", math.nan) for v in group]
         rows.append(
             [
-                v.stop.paradigm,
-                v.stop.env_id,
-                v.stop.agent,
-                v.stop.revealed,
-                f"{v.result.samples:,}",
-                f"{v.wall_time:.1f} s",
-                f"{v.result.samples_per_s:,.0f}",
-                f"{v.stop.metric} {value:.3f}"
-                if abs(value) < 100
-                else f"{v.stop.metric} {value:.4g}",
+                stop.paradigm,
+                stop.env_id,
+                stop.agent,
+                stop.revealed,
+                f"{group[0].result.samples:,}",
+                f"{sum(v.wall_time for v in group) / n:.1f} s",
+                f"{sum(v.result.samples_per_s for v in group) / n:,.0f}",
+                _headline(stop.metric, values),
             ]
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
