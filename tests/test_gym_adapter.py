@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import gymnasium
 import numpy as np
@@ -181,3 +182,34 @@ def test_another_gymnasium_id_runs_through_sandbox_run(capsys, tmp_path):
     )
     assert code == 0, capsys.readouterr().err
     assert "samples   800" in capsys.readouterr().out
+
+
+USER_ENV = '''
+import gymnasium, numpy as np
+
+class Coin(gymnasium.Env):
+    observation_space = gymnasium.spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = gymnasium.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.ones(1, np.float32), {}
+
+    def step(self, action):
+        return np.ones(1, np.float32), float(action == 1), True, False, {}
+
+gymnasium.register("Coin-v0", entry_point=Coin)
+'''
+
+
+def test_the_console_script_runs_an_env_module_of_the_working_directory(tmp_path):
+    """`sandbox run mymod:Coin-v0 ppo` from the directory holding mymod.py, as a user types it."""
+    (tmp_path / "mymod.py").write_text(USER_ENV)
+    script = Path(sys.executable).with_name("sandbox")
+    out = subprocess.run(
+        [str(script), "run", "mymod:Coin-v0", "ppo", "--steps", "256", "--num-steps", "16",
+         "--no-progress"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "runs" / "default").is_dir()

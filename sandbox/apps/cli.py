@@ -418,6 +418,9 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sandbox`` command; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        # as `python -m sandbox` does: `sandbox run mymod:MyEnv-v0` imports ./mymod.py
+        sys.path.insert(0, os.getcwd())
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         return 0 if args else 2
