@@ -87,9 +87,9 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
         ...
         sandbox.errors.UsageError: no TensorBoard runs under /nonexistent (expected a run ...
     """
-    paths = [Path(p) for p in paths]
+    roots = [Path(p) for p in paths]
     found: set[Path] = set()
-    for p in paths:
+    for p in roots:
         events = [p] if p.is_file() else sorted(p.rglob("events.out.tfevents.*"))
         runs = {e.parent for e in events if not aggregate.is_aggregate(e.parent)}
         empty = [d for d in [p, *p.rglob("*")] if _looks_like_a_run(d) and d not in runs]
@@ -102,7 +102,7 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
             )
         found |= runs
     if not found:
-        raise UsageError(f"no TensorBoard runs to compare under {', '.join(map(str, paths))}")
+        raise UsageError(f"no TensorBoard runs to compare under {', '.join(map(str, roots))}")
     return sorted(found)
 
 
@@ -130,7 +130,7 @@ def read_run(path: Path) -> Run:
     return Run(path, hparams, scalars)
 
 
-def read_runs(paths: Iterable[str | Path]) -> list[Run]:
+def read_runs(paths: Sequence[str | Path]) -> list[Run]:
     """``read_run`` of every run under ``paths``; a run without scalars is skipped, one line."""
     runs = []
     for path in find_runs(paths):
@@ -388,8 +388,7 @@ def compare(
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    paths = list(paths)
-    runs = read_runs(paths)
+    runs = read_runs(list(paths))
     known = {t for r in runs for t in r.scalars}
     missing = [t for t in tags if t not in known]
     if missing:

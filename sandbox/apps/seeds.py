@@ -217,7 +217,7 @@ def _in_parallel(
 ) -> tuple[dict[int, str], int | None]:
     """``jobs`` child processes at a time; a signal is passed on once to each child."""
     logdir, queue = group.logdir(), list(plan)
-    running: dict[int, tuple[subprocess.Popen, set[Path], threading.Thread]] = {}
+    running: dict[int, tuple[subprocess.Popen, set[Path] | None, threading.Thread]] = {}
     failed: dict[int, str] = {}
     errors: dict[int, list[str]] = {}
     stopped: list[int] = []
@@ -239,17 +239,19 @@ def _in_parallel(
                 relay.start()
                 running[seed] = (proc, before, relay)
             for seed, (proc, before, relay) in list(running.items()):
-                found = _new_run_dir(logdir, seed, before)
-                if found is not None and found != group.runs[seed]:  # recorded while it runs
-                    group.runs[seed] = found
-                    group.save()
+                if before is not None:  # its run directory, recorded as soon as it exists
+                    found = _new_run_dir(logdir, seed, before)
+                    if found is not None:
+                        group.runs[seed], before = found, None
+                        running[seed] = (proc, before, relay)
+                        group.save()
                 if proc.poll() is None:
                     continue
                 relay.join()
                 del running[seed]
                 if proc.returncode not in (0, 128 + signal.SIGINT, 128 + signal.SIGTERM):
                     failed[seed] = " ".join(errors[seed]) or f"exit code {proc.returncode}"
-            time.sleep(0.05)
+            time.sleep(0.1)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
