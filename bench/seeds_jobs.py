@@ -22,6 +22,7 @@ start-up, and a second core only helps if nothing else is using it.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -56,11 +57,12 @@ def main(argv: list[str] | None = None) -> float:
     ratios = []
     for pair in range(args.pairs):
         order = [1, args.jobs] if pair % 2 == 0 else [args.jobs, 1]
+        load = os.getloadavg()[0]  # other work on the machine takes cores from --jobs
         seconds = {jobs: group_seconds(config, args.seeds, jobs) for jobs in order}
         ratios.append(seconds[args.jobs] / seconds[1])
         print(
             f"pair {pair + 1}: in turn {seconds[1]:6.1f} s, --jobs {args.jobs} "
-            f"{seconds[args.jobs]:6.1f} s, ratio {ratios[-1]:.2f}",
+            f"{seconds[args.jobs]:6.1f} s, ratio {ratios[-1]:.2f} (load before: {load:.1f})",
             flush=True,
         )
     median = statistics.median(ratios)
