@@ -22,7 +22,7 @@ from sandbox.core import (
     Transition,
     UsageError,
 )
-from sandbox.device import resolve_device
+from sandbox.device import env_device, resolve_device
 from sandbox.evaluation import evaluate
 from sandbox.loop import train
 from sandbox.registry import (
@@ -63,6 +63,7 @@ __all__ = [
     "Transition",
     "UsageError",
     "check_env",
+    "env_device",
     "evaluate",
     "load_checkpoint",
     "make",

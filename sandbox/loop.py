@@ -158,7 +158,8 @@ def _agents(agent: Agent | Mapping[str, Agent]) -> list[Agent]:
 def _agent_meta(agent: Agent) -> dict[str, Any]:
     config = getattr(agent, "config", None)
     return {
-        "agent": getattr(agent, "name", type(agent).__name__),
+        # a user's class by "module:Class", so a resumed run imports it again
+        "agent": getattr(agent, "name", f"{type(agent).__module__}:{type(agent).__qualname__}"),
         "agent_config": dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {},
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -126,11 +127,34 @@ def _is_gym_id(env_id: str) -> bool:
         return False
 
 
+def sandbox_id(env_id: str) -> str | None:
+    """The registered sandbox id ``env_id`` names, or ``None`` for any other env.
+
+    ``"module:Id"`` imports ``module`` first, so a user's module that calls ``register_env``
+    at import names its own batched torch env from the command line, as a Gymnasium id does.
+
+    Example:
+        >>> sandbox_id("sandbox/LinReg-v0"), sandbox_id("CartPole-v1")
+        ('sandbox/LinReg-v0', None)
+    """
+    if env_id in ENVS:
+        return env_id
+    module, sep, name = env_id.partition(":")
+    if not sep or not module:
+        return None
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        raise UsageError(f"env id {env_id!r}: cannot import module {module!r} ({e})") from None
+    return name if name in ENVS else None
+
+
 def env_class(env_id: str) -> type:
     """The class behind an env id; ``UsageError`` with the closest ids if unknown.
 
-    Sandbox ids map to their own class; any other Gymnasium id (``"CartPole-v1"``,
-    ``"module:MyEnv-v0"``) maps to the Gymnasium adapter.
+    Sandbox ids (``"module:Id"`` too, for an id the module registers with ``register_env``)
+    map to their own class; any other Gymnasium id (``"CartPole-v1"``, ``"module:MyEnv-v0"``)
+    maps to the Gymnasium adapter.
 
     Example:
         >>> env_class("sandbox/LinReg-v0").__name__
@@ -138,8 +162,9 @@ def env_class(env_id: str) -> type:
         >>> env_class("CartPole-v1").__name__
         'GymAdapter'
     """
-    if env_id in ENVS:
-        return load_entry_point(ENVS[env_id].entry_point)
+    own = sandbox_id(env_id)
+    if own is not None:
+        return load_entry_point(ENVS[own].entry_point)
     if ":" in env_id or _is_gym_id(env_id):  # the adapter names a "module:Id" import error
         return load_entry_point(GYM_ADAPTER)
     known = list(ENVS) + list(gymnasium.registry)
@@ -149,19 +174,96 @@ def env_class(env_id: str) -> type:
     )
 
 
+def env_config_class(env_id: str) -> type | None:
+    """The dataclass of an env's options (``--env.*``): a sandbox env's ``Config``; for a
+    Gymnasium env, the adapter's options plus the keyword arguments of the env's constructor
+    that have plain defaults (``--env.is-slippery False`` for FrozenLake), defaults taken
+    from the id's registration.
+
+    Example:
+        >>> cfg = env_config_class("FrozenLake-v1")()
+        >>> cfg.map_name, cfg.is_slippery, cfg.vectorization
+        ('4x4', True, 'sync')
+    """
+    cls = env_class(env_id)
+    config = getattr(cls, "Config", None)
+    if cls is not load_entry_point(GYM_ADAPTER) or config is None:
+        return config
+    try:  # "module:Id": env_class imported the module, which registered Id
+        spec = gymnasium.spec(env_id.partition(":")[2] or env_id)
+    except gymnasium.error.Error:
+        return config  # the adapter names what is wrong when the env is made
+    constructor = spec.entry_point
+    if isinstance(constructor, str):
+        constructor = load_entry_point(constructor)
+    taken = {f.name for f in dataclasses.fields(config)}
+    options = [
+        (name, kind, dataclasses.field(default=default))
+        for name, kind, default in _plain_parameters(constructor, spec.kwargs)
+        if name not in taken
+    ]
+    if not options:
+        return config
+    return dataclasses.make_dataclass(
+        f"{spec.name}Config", options, bases=(config,), frozen=True
+    )
+
+
+PLAIN = (bool, int, float, str)
+
+
+def _plain_parameters(constructor: Any, registered: Mapping[str, Any]) -> list[tuple]:
+    """``(name, type, default)`` of the keyword parameters of ``constructor`` whose default
+    (the registered value if the id sets one) is a bool, int, float or str."""
+    try:
+        parameters = inspect.signature(constructor).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable: no options to offer
+        return []
+    plain = []
+    for p in parameters:
+        default = registered.get(p.name, p.default)
+        if p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.name == "render_mode" or type(default) not in PLAIN:
+            continue
+        plain.append((p.name, type(default), default))
+    return plain
+
+
 def agent_class(name: str) -> type:
-    """The class behind an agent name; ``UsageError`` with the closest names if unknown.
+    """The class behind an agent name, or a user's ``"module:Class"``; ``UsageError`` with
+    the closest names if unknown.
+
+    A user's class follows the ``Agent`` protocol (``act``, ``learn``, ``state_dict``,
+    ``load_state_dict``) and is built as ``Class(env, config)``, or ``Class(env)`` when it
+    has no ``Config`` dataclass.
 
     Example:
         >>> agent_class("gradient").__name__
         'GradientAgent'
+        >>> agent_class("agents.ppo:PPOAgent").__name__
+        'PPOAgent'
     """
+    if ":" in name:
+        cls = load_entry_point(name)
+        missing = [m for m in AGENT_METHODS if not callable(getattr(cls, m, None))]
+        if not isinstance(cls, type) or missing:
+            raise UsageError(
+                f"agent {name!r} is not an agent class: expected a class with "
+                f"{', '.join(AGENT_METHODS)} (the Agent protocol)"
+                + (f"; it has no {', '.join(missing)}" if isinstance(cls, type) else "")
+            )
+        return cls
     if name not in AGENTS:
         raise UsageError(
             f"unknown agent {name!r}{closest(name, list(AGENTS))}; "
-            f"known agents: {', '.join(sorted(AGENTS))}"
+            f"known agents: {', '.join(sorted(AGENTS))}, or module:Class for your own"
         )
     return load_entry_point(AGENTS[name].entry_point)
+
+
+AGENT_METHODS = ("act", "learn", "state_dict", "load_state_dict")
+"""What ``sandbox run ENV module:Class`` requires of a user's agent class."""
 
 
 def build_config(config_cls: type, overrides: dict[str, Any], owner: str) -> Any:
@@ -216,17 +318,22 @@ def make(
         >>> env.num_envs, env.single_observation_space.shape
         (32, (2,))
     """
-    if not isinstance(env_id, str) or env_id not in ENVS:  # any other Gymnasium env
+    own = sandbox_id(env_id) if isinstance(env_id, str) else None
+    if own is None:  # any other Gymnasium env
         return _make_gym(env_id, num_envs, device, kwargs)
-    cls = env_class(env_id)
+    cls = env_class(own)
     if num_envs is None:
-        num_envs = ENVS[env_id].num_envs
+        num_envs = ENVS[own].num_envs
     _check_num_envs(num_envs)
     config_cls = getattr(cls, "Config", None)
     if config_cls is not None:
         options = {k: v for k, v in kwargs.items() if k not in cls.RESERVED_KWARGS}
         build_config(config_cls, options, f"env {env_id!r}")  # refuse bad options early
-    return gymnasium.make_vec(env_id, num_envs=num_envs, device=resolve_device(device), **kwargs)
+    env = gymnasium.make_vec(own, num_envs=num_envs, device=resolve_device(device), **kwargs)
+    if env_id != own and getattr(env, "spec", None) is not None:
+        # the id as given ("module:Id"), so a resumed run imports the module again
+        env.spec = dataclasses.replace(env.spec, id=env_id)
+    return env
 
 
 MAX_NUM_ENVS = 2**24
@@ -245,6 +352,8 @@ def _make_gym(env: Any, num_envs: int | None, device: Any, kwargs: dict[str, Any
     cls = env_class(env) if isinstance(env, str) else load_entry_point(GYM_ADAPTER)
     num_envs = 8 if num_envs is None else num_envs
     _check_num_envs(num_envs)
+    if isinstance(env, str) and kwargs:  # refuse an unknown option in one line, early
+        build_config(env_config_class(env), kwargs, f"env {env!r}")
     try:
         return cls(env, num_envs, device=resolve_device(device), **kwargs)
     except (TypeError, ValueError) as e:
@@ -263,6 +372,10 @@ def make_agent(name: str, env: Env, **config: Any) -> Agent:
         0.05
     """
     cls = agent_class(name)
+    if getattr(cls, "Config", None) is None:  # a user's agent without options
+        if config:
+            raise UsageError(f"agent {name!r} has no Config, so no option {next(iter(config))!r}")
+        return cls(env)
     cfg = build_config(cls.Config, config, f"agent {name!r}")
     return cls(env, cfg)
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import torch
 import tyro
 
-from sandbox import distributed, registry
+from sandbox import distributed, presets, registry
 from sandbox.apps import compare, seeds, tour
 from sandbox.apps.check import run_checks
 from sandbox.checkpoint import load_checkpoint
@@ -100,10 +100,13 @@ class RunFlags:
     with --resume GROUP_FILE, continues the group's unfinished runs."""
     jobs: int = 1
     """With --seeds: runs at once, each in its own process (default: one after another)."""
+    preset: str = "auto"
+    """auto: start from ENV_ID AGENT's preset (sandbox/presets/AGENT.toml; `sandbox list` shows
+    which envs have one) where there is one, flags overriding single values; none: bare defaults."""
 
     def run_config(self) -> RunConfig:
         """The ``RunConfig`` these flags describe (a fresh run)."""
-        names = {f.name for f in dataclasses.fields(RunConfig)}
+        names = {f.name for f in dataclasses.fields(RunConfig)} - {"preset"}
         options = {k: v for k, v in dataclasses.asdict(self).items() if k in names}
         return RunConfig(**{**options, "steps": self.steps or DEFAULT_STEPS})
 
@@ -130,38 +133,43 @@ def _one_line(tyro_output: str) -> str:
     message = body[0] if body else "bad arguments"
     if "Perhaps you meant:" in body:
         near = [
-            ln.split()[0]
+            ln.split()[0].rstrip(",")
             for ln in body[body.index("Perhaps you meant:") + 1 :]
             if ln.startswith("--")
         ]
         message += f" (did you mean {', '.join(near)}?)" if near else ""
+    if message.startswith("Unrecognized options") and re.search(r"\b(True|False)\b", message):
+        message += " (a yes/no option is a flag: --name or --no-name)"
     return message
 
 
 def _parse_flags(
     prog: str,
-    env_cls: type | None,
+    env_config: type | None,
     agent_cls: type | None,
     args: list[str],
     players: dict[str, str] | None = None,
+    preset: presets.Preset | None = None,
 ) -> Any:
     """Parse ``args`` into run, agent (or per-player: ``--generator.lr``) and env options."""
+    # a preset's values are the defaults the flags show and override
+    p = preset or presets.Preset("", "", "", "", 0)
+    run = RunFlags(steps=p.steps or None, num_envs=p.num_envs)
     parts: list[tuple[str, Any, Any]] = [
-        ("run", tyro.conf.OmitArgPrefixes[RunFlags], field(default_factory=RunFlags))
+        ("run", tyro.conf.OmitArgPrefixes[RunFlags], field(default_factory=lambda: run))
     ]
     for player, name in (players or {}).items():
-        config_cls = registry.agent_class(name).Config
-        parts.append((player, config_cls, field(default_factory=config_cls)))
-    if agent_cls is not None:
+        config = registry.agent_class(name).Config(**p.players.get(player, {}))
+        parts.append((player, type(config), field(default_factory=lambda c=config: c)))
+    agent_config = getattr(agent_cls, "Config", None)  # a user's agent may have none
+    if agent_config is not None:
+        agent = agent_config(**p.agent)
         parts.append(
-            (
-                "agent",
-                tyro.conf.OmitArgPrefixes[agent_cls.Config],
-                field(default_factory=agent_cls.Config),
-            )
+            ("agent", tyro.conf.OmitArgPrefixes[agent_config], field(default_factory=lambda: agent))
         )
-    if env_cls is not None and getattr(env_cls, "Config", None) is not None:
-        parts.append(("env", env_cls.Config, field(default_factory=env_cls.Config)))
+    if env_config is not None:
+        env = env_config(**p.env)
+        parts.append(("env", env_config, field(default_factory=lambda: env)))
     flags_cls = dataclasses.make_dataclass("Flags", parts, frozen=True)
     return _tyro(flags_cls, args, prog)
 
@@ -221,13 +229,14 @@ def cmd_run(args: list[str]) -> int:
             "`sandbox run sandbox/LinReg-v0 gradient`; `sandbox list` shows both"
         )
     env_id, agent_name = positional
-    env_cls = registry.env_class(env_id)
+    env_config = registry.env_config_class(env_id)
     players = registry.players(env_id, agent_name)
     agent_cls = None if players else registry.agent_class(agent_name)
     if isinstance(agent_cls, Mapping):
         raise UsageError(f"{agent_name!r} names the players of a game; {env_id} has one agent")
     prog = f"sandbox run {env_id} {agent_name}"
-    flags = _parse_flags(prog, env_cls, agent_cls, args, players)
+    preset = _preset(env_id, agent_name, args)
+    flags = _parse_flags(prog, env_config, agent_cls, args, players, preset)
     run: RunFlags = flags.run
     config = run.run_config()  # refuses bad values before any work
     _set_threads(run.threads)
@@ -240,11 +249,27 @@ def cmd_run(args: list[str]) -> int:
         options = {p: (n, _options(getattr(flags, p))) for p, n in players.items()}
         agent = registry.make_players(env, options)
     else:
-        agent = registry.make_agent(agent_name, env, **_options(flags.agent))
+        agent = registry.make_agent(agent_name, env, **_options(getattr(flags, "agent", None)))
     result = train(env, agent, config=config)
     if distributed.is_main():
         _summary(result)
     return 0
+
+
+def _preset(env_id: str, agent_name: str, args: list[str]) -> presets.Preset | None:
+    """The preset ``--preset`` asks for (auto: ENV_ID AGENT's, if any; none: no preset)."""
+    choice = "auto"
+    for i, a in enumerate(args):
+        if a == "--preset" and i + 1 < len(args):
+            choice = args[i + 1]
+        elif a.startswith("--preset="):
+            choice = a.partition("=")[2]
+    if choice not in ("auto", "none"):
+        raise UsageError(f"--preset takes auto or none, got {choice!r}")
+    preset = presets.find(env_id, agent_name) if choice == "auto" else None
+    if preset is not None and ("-h" in args or "--help" in args):
+        print(f"preset {env_id} {agent_name}: {preset.source} (bar: {preset.bar})\n")
+    return preset
 
 
 def _set_threads(threads: int) -> None:
@@ -315,6 +340,12 @@ def cmd_list(args: list[str]) -> int:
     for e in envs:
         print(f"  {e.id:<{w1}}  {e.paradigm:<{w2}}  {e.description}")
     print("  (and any Gymnasium id: CartPole-v1, module:MyEnv-v0, ... through the adapter)")
+    print("presets (sandbox/presets/AGENT.toml; --preset none for the bare defaults):")
+    by_env: dict[str, list[str]] = {}
+    for p in presets.everything():
+        by_env.setdefault(p.env_id, []).append(p.agent_name)
+    for env_id, names in by_env.items():
+        print(f"  {env_id:<{w1}}  {', '.join(names)}")
     print("agents, what they learn from:")
     for a in agents:
         print(f"  {a.name:<{w1}}  {a.learns_from:<{w2}}  {a.description}")

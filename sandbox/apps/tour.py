@@ -12,13 +12,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from sandbox import registry
+from sandbox import presets, registry
 from sandbox.apps import compare
 from sandbox.apps.aggregate import mean_ci
 from sandbox.core import UsageError
@@ -32,7 +31,11 @@ BUDGETS = {"tiny": 0.05, "small": 0.3, "default": 1.0, "large": 4.0}
 
 @dataclass(frozen=True)
 class Stop:
-    """One paradigm of the tour: which env, which agent, and what the env reveals."""
+    """One paradigm of the tour: which env, which agent, and what the env reveals.
+
+    Budget and options are the preset's (``sandbox/presets/AGENT.toml``), as a user typing
+    ``sandbox run ENV_ID AGENT`` gets them.
+    """
 
     paradigm: str
     env_id: str
@@ -41,67 +44,30 @@ class Stop:
     """What the agent learns from, in a few words."""
     metric: str
     """The ``eval/<metric>`` shown as the headline (``eval/score`` is its higher-is-better form)."""
-    steps: int
-    """Samples at the default budget."""
-    num_envs: int | None = None
-    env_options: dict[str, Any] = field(default_factory=dict)
-    agent_preset: str | None = None
-    """Options kept with the agent, ``"package.module:NAME"``, loaded through the registry
-    (sandbox imports agents only by name); ``agent_options`` are added on top."""
-    agent_options: dict[str, Any] = field(default_factory=dict)
 
-    def agent_kwargs(self) -> dict[str, Any]:
-        """The agent's options: the preset's, then this stop's own."""
-        preset = registry.load_entry_point(self.agent_preset) if self.agent_preset else {}
-        return {**preset, **self.agent_options}
+    @property
+    def preset(self) -> presets.Preset:
+        """The preset of ``env_id`` and ``agent`` (every stop has one)."""
+        preset = presets.find(self.env_id, self.agent)
+        if preset is None:
+            raise UsageError(f"the tour's stop {self.env_id} {self.agent} has no preset")
+        return preset
 
 
 TOUR: list[Stop] = [
-    Stop("regression", "sandbox/LinReg-v0", "gradient", "the loss's gradient", "r2", 2_000),
+    Stop("regression", "sandbox/LinReg-v0", "gradient", "the loss's gradient", "r2"),
+    Stop("classification", "sandbox/Digits-v0", "gradient", "the loss's gradient", "accuracy"),
     Stop(
-        "classification",
-        "sandbox/Digits-v0",
-        "gradient",
-        "the loss's gradient",
-        "accuracy",
-        30_000,
-        agent_options={"model": "mlp", "optimizer": "adam", "lr": 1e-3},
+        "classification as a bandit", "sandbox/Digits-v0", "ppo", "1 if right, else 0", "accuracy"
     ),
-    Stop(
-        "classification as a bandit",
-        "sandbox/Digits-v0",
-        "ppo",
-        "1 if right, else 0",
-        "accuracy",
-        100_000,
-        env_options={"feedback": "bandit"},
-        agent_options={"num_steps": 16, "lr": 1e-3},
-    ),
-    Stop(
-        "clustering",
-        "sandbox/DigitsClusters-v0",
-        "kmeans",
-        "-distance² to its cluster",
-        "ari",
-        50_000,
-    ),
-    Stop(
-        "GAN game",
-        "sandbox/DigitsGAN-v0",
-        "gan",
-        "the other player's judgement",
-        "frechet",
-        256_000,
-    ),
+    Stop("clustering", "sandbox/DigitsClusters-v0", "kmeans", "-distance² to its cluster", "ari"),
+    Stop("GAN game", "sandbox/DigitsGAN-v0", "gan", "the other player's judgement", "frechet"),
     Stop(
         "reinforcement learning",
         "sandbox/CartPole-v1",
         "ppo",
         "reward values, delayed",
         "mean_reward",
-        60_000,
-        agent_preset="agents.ppo:CARTPOLE_ZOO",  # RL Zoo's CartPole hyperparameters
-        agent_options=dict(anneal=True),  # lr and clip range to 0 at the run's end, any budget
     ),
 ]
 
@@ -151,13 +117,15 @@ def run_tour(
     visits = []
     for stop, run_seed in [(stop, s) for stop in TOUR for s in seeds or [seed]]:
         seed_everything(run_seed)
-        env = registry.make(stop.env_id, stop.num_envs, device=device, **stop.env_options)
+        preset = stop.preset
+        env = registry.make(stop.env_id, preset.num_envs, device=device, **preset.env)
         players = registry.players(stop.env_id, stop.agent)
         if players:  # a game: one agent per player, by the preset's names
-            agent = registry.make_players(env, {p: (n, {}) for p, n in players.items()})
+            options = {p: (n, preset.players.get(p, {})) for p, n in players.items()}
+            agent = registry.make_players(env, options)
         else:
-            agent = registry.make_agent(stop.agent, env, **stop.agent_kwargs())
-        steps = max(env.num_envs, round(stop.steps * scale))
+            agent = registry.make_agent(stop.agent, env, **preset.agent)
+        steps = max(env.num_envs, round(preset.steps * scale))
         start = time.perf_counter()
         result = train(
             env,
