@@ -6,8 +6,8 @@
 
 Same data (the env's train split, on the same device), same net (``make_net("mlp")``,
 64-256-10), same batch (64), optimizer and budget. The machine drifts, so the two run as
-interleaved pairs A B A B ... and the figure is the median of the per-pair ratios
-(shared/NOTES.md). Target: sandbox >= 0.95x the hand loop.
+interleaved pairs A B A B ... and the figure is the median of the per-pair ratios.
+Target: sandbox >= 0.95x the hand loop.
 
     .venv/bin/python bench/supervised_overhead.py             # 7 pairs of 300 epochs
     .venv/bin/python bench/supervised_overhead.py --pairs 3 --epochs 20   # a quick look

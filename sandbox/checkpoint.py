@@ -1,4 +1,4 @@
-"""Checkpoints: written atomically, read with clear errors (NOTES.md, "Checkpoints").
+"""Checkpoints: written atomically, read with clear errors.
 
 A checkpoint is a plain dict of tensors, numbers, strings and state_dicts, so
 ``torch.load(weights_only=True)`` reads it: the run's config is stored as a dict, never as

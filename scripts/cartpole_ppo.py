@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="small MLPs are fastest on the CPU")
     parser.add_argument("--logdir", default="runs")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # a small MLP: one thread is fastest (shared/NOTES.md)
+    torch.set_num_threads(1)  # a small MLP: one thread is fastest
 
     sandbox.seed_everything(args.seed)
     if args.native:

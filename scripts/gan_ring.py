@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--logdir", default="runs", help="TensorBoard root ('' for none)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # small MLPs: one thread is fastest (NOTES.md)
+    torch.set_num_threads(1)  # small MLPs: one thread is fastest
 
     figures = {}
     for name, beta1 in SETUPS.items():

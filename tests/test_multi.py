@@ -17,7 +17,7 @@ N = 16  # samples per round
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """Small MLPs run fastest on one thread (NOTES.md), above all on a shared machine."""
+    """Small MLPs run fastest on one thread, above all on a shared machine."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

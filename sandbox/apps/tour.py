@@ -113,7 +113,7 @@ def run_tour(
     """Train every stop of the tour in turn (once per seed of ``seeds``, else with ``seed``);
     return the visits for ``table``. Several seeds also write each stop's aggregate run."""
     scale = budget_scale(budget)
-    torch.set_num_threads(1)  # small models: one thread is fastest (NOTES.md)
+    torch.set_num_threads(1)  # small models: one thread is fastest
     visits = []
     for stop, run_seed in [(stop, s) for stop in TOUR for s in seeds or [seed]]:
         seed_everything(run_seed)
