@@ -19,10 +19,10 @@ demo: $(STAMP)
 	$(BIN)/sandbox tour
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2   # CI has 2 cores: one worker each (pytest-xdist)
 
 quick: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -n 2 -m "not slow" -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
