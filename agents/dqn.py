@@ -87,6 +87,9 @@ class DQNAgent:
 
     Config = DQNConfig
     name = "dqn"
+    training_only = ("buffer",)
+    """``state_dict`` entries only learning needs: ``sandbox.load`` keeps a fresh agent's own
+    (the replay buffer's capacity is rounded to ``num_envs``; acting needs the Q-network)."""
 
     def __init__(self, env: Env, config: DQNConfig | None = None) -> None:
         self.config = cfg = config or DQNConfig()

@@ -185,6 +185,9 @@ class PPOAgent:
 
     Config = PPOConfig
     name = "ppo"
+    training_only = ("rollout", "step")
+    """``state_dict`` entries only learning needs: ``sandbox.load`` keeps a fresh agent's own
+    (the rollout's shape follows ``num_envs``; acting needs the network alone)."""
 
     def __init__(self, env: Env, config: PPOConfig | None = None) -> None:
         self.config = cfg = config or PPOConfig()

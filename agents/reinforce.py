@@ -71,6 +71,9 @@ class ReinforceAgent:
 
     Config = ReinforceConfig
     name = "reinforce"
+    training_only = ("rollout", "step")
+    """``state_dict`` entries only learning needs: ``sandbox.load`` keeps a fresh agent's own
+    (the rollout's shape follows ``num_envs``; acting needs the network alone)."""
 
     def __init__(self, env: Env, config: ReinforceConfig | None = None) -> None:
         self.config = cfg = config or ReinforceConfig()

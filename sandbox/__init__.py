@@ -7,6 +7,7 @@
 """
 
 from sandbox.apps.check import check_env
+from sandbox.apps.eval import load
 from sandbox.callbacks import Callback, StopAtScore
 from sandbox.checkpoint import load_checkpoint, save_checkpoint
 from sandbox.core import (
@@ -65,6 +66,7 @@ __all__ = [
     "check_env",
     "env_device",
     "evaluate",
+    "load",
     "load_checkpoint",
     "make",
     "make_agent",

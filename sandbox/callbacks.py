@@ -37,7 +37,7 @@ from sandbox import distributed
 from sandbox.checkpoint import FILENAME, save_checkpoint
 from sandbox.device import env_device
 from sandbox.errors import NonFiniteError, SandboxError
-from sandbox.evaluation import evaluate, read_figures
+from sandbox.evaluation import eval_seed, evaluate, read_figures
 from sandbox.logger import EpisodeSums, MetricSums, first_nonfinite
 from sandbox.run import Run
 from sandbox.seeding import rng_state
@@ -130,8 +130,7 @@ class Evaluate(Callback):
 
     def evaluate(self, run: Run) -> None:
         """Evaluate now: log the figures (``run.final``) and the eval env's media."""
-        seed = run.config.seed
-        seed = None if seed is None else distributed.env_seed(seed + 1, self.eval_env.num_envs)
+        seed = eval_seed(run.config.seed, self.eval_env.num_envs)
         figures = evaluate(
             self.eval_env, run.agent, num_episodes=run.config.eval_episodes, seed=seed
         )

@@ -59,6 +59,20 @@ def evaluate(
     return {f"eval/{name}": value for name, value in figures.items()}
 
 
+def eval_seed(run_seed: int | None, num_envs: int) -> int | None:
+    """The reset seed of every evaluation of a run seeded ``run_seed`` (``None``: unseeded).
+
+    Each evaluation starts from it again, so its episodes depend on the run's seed and the
+    agent's weights only: the same seed repeats them, and a resumed run (or ``sandbox eval``)
+    needs no evaluation state.
+
+    Example:
+        >>> eval_seed(0, num_envs=10)
+        1
+    """
+    return None if run_seed is None else distributed.env_seed(run_seed + 1, num_envs)
+
+
 def _deterministic(agent: Agent) -> Any:
     return lambda obs: agent.act(obs, deterministic=True)
 

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 import tyro
@@ -27,6 +27,7 @@ import tyro
 from sandbox import distributed, presets, registry
 from sandbox.apps import compare, seeds, tour
 from sandbox.apps.check import run_checks
+from sandbox.apps.eval import evaluate_run, format_figures
 from sandbox.checkpoint import load_checkpoint
 from sandbox.device import resolve_device
 from sandbox.errors import (
@@ -48,6 +49,7 @@ commands:
   run ... --seeds 0-4        one run per seed (--jobs N at once), then their mean and band
   list                       the registered envs and agents
   check ENV_ID               check an env against the sandbox contract
+  eval RUN_DIR [--episodes N] score a trained agent (any --num-envs, --device)
   compare RUN_DIR...         runs side by side, seeds as mean and 95% CI (--plot FILE.png)
   tour [--budget tiny]       one short run per paradigm, then one table comparing them
 
@@ -401,6 +403,45 @@ def cmd_compare(args: list[str]) -> int:
 
 
 @dataclass(frozen=True)
+class EvalFlags:
+    """Score a trained agent: episodes for an env with episodes, the test split for a dataset."""
+
+    run_dir: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR")]
+    """The run directory (its checkpoint.pt)."""
+    episodes: int | None = None
+    """Episodes to average (default: the run's --eval-episodes)."""
+    num_envs: int | None = None
+    """Sub-envs the episodes are played on (a dataset: the batch size); default: the run's
+    own evaluation, which repeats its final eval/score."""
+    device: str | None = None
+    """auto, cpu, cuda, cuda:N or mps (default: the run's device)."""
+    seed: int | None = None
+    """Reset seed of the episodes (default: the run's evaluation seed)."""
+
+
+def cmd_eval(args: list[str]) -> int:
+    """``sandbox eval RUN_DIR``: the trained agent's score, printed on one line."""
+    try:
+        flags = _tyro(EvalFlags, args, "sandbox eval")
+    except UsageError as e:
+        if not str(e).startswith("Missing"):
+            raise
+        raise UsageError(
+            "expected `sandbox eval RUN_DIR [flags]`, the directory `sandbox run` printed "
+            "(e.g. runs/default/CartPole-v1__ppo__s0__20260101-120000)"
+        ) from None
+    figures = evaluate_run(
+        flags.run_dir,
+        episodes=flags.episodes,
+        num_envs=flags.num_envs,
+        device=flags.device,
+        seed=flags.seed,
+    )
+    print(f"eval      {format_figures(figures)}")
+    return 0
+
+
+@dataclass(frozen=True)
 class TourFlags:
     """One short run per paradigm into <logdir>/tour, then one table comparing them."""
 
@@ -441,6 +482,7 @@ COMMANDS = {
     "run": cmd_run,
     "list": cmd_list,
     "check": cmd_check,
+    "eval": cmd_eval,
     "compare": cmd_compare,
     "tour": cmd_tour,
 }
