@@ -7,6 +7,7 @@ reads them all with one device-to-host copy per log interval, never per step.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import re
@@ -143,10 +144,31 @@ def image_grid(images: Tensor, pad: int = 1) -> Tensor:
     return grid
 
 
+def options_digest(options: Mapping[str, Any]) -> str:
+    """A short digest of ``{option: value}``, the same in every process and session.
+
+    Example:
+        >>> options_digest({"agent.lr": 0.001}) == options_digest({"agent.lr": 0.001})
+        True
+        >>> len(options_digest({"agent.lr": 0.001})), options_digest({})
+        (6, '')
+    """
+    if not options:
+        return ""
+    text = json.dumps(dict(sorted(options.items())), default=str)  # tuples, paths: as text
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
+
+
 def make_run_dir(
-    logdir: str | os.PathLike, experiment: str, env_id: str, agent: str, seed: int | None
+    logdir: str | os.PathLike,
+    experiment: str,
+    env_id: str,
+    agent: str,
+    seed: int | None,
+    digest: str = "",
 ) -> Path:
-    """Create ``<logdir>/<experiment>/<env>__<agent>__s<seed>__<YYYYmmdd-HHMMSS>`` exclusively.
+    """Create ``<logdir>/<experiment>/<env>__<agent>[__<digest>]__s<seed>__<YYYYmmdd-HHMMSS>``
+    exclusively; ``digest`` (``options_digest``) tells runs of different options apart.
 
     Parallel runs never share a directory: on a clash a ``-2``, ``-3``... suffix is added.
 
@@ -161,7 +183,8 @@ def make_run_dir(
         return re.sub(r"[^A-Za-z0-9_.-]+", "-", s)
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(logdir) / clean(experiment) / f"{clean(env_id)}__{clean(agent)}__s{seed}__{stamp}"
+    name = "__".join([clean(env_id), clean(agent), *([digest] if digest else []), f"s{seed}"])
+    base = Path(logdir) / clean(experiment) / f"{name}__{stamp}"
     try:
         base.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a file where a directory should be, no permission, read-only

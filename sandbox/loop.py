@@ -30,9 +30,9 @@ from sandbox.errors import (
     SandboxError,
     UsageError,
 )
-from sandbox.logger import Logger, make_run_dir
+from sandbox.logger import Logger, make_run_dir, options_digest
 from sandbox.multi import MultiAgentEnv, Turns
-from sandbox.registry import closest
+from sandbox.registry import closest, default_num_envs, env_config_class
 from sandbox.run import Run, RunConfig, RunResult
 from sandbox.seeding import set_rng_state
 
@@ -187,6 +187,50 @@ def run_meta(env: Any, agent: Agent | Mapping[str, Agent]) -> dict[str, Any]:
     }
 
 
+def changed_options(env: Any, agent: Agent | Mapping[str, Agent], meta: dict[str, Any]) -> dict:
+    """The options of a run that differ from their defaults, flat: ``{"agent.lr": 0.01}``.
+
+    The agent's (each player's) and the env's config fields and ``num_envs``; what names the
+    run anyway (env, agent, seed) and what does not change what it learns (logdir) are left out.
+    """
+    changed: dict[str, Any] = {}
+    players = agent.items() if isinstance(agent, Mapping) else [("agent", agent)]
+    for prefix, one in players:
+        config = getattr(one, "config", None)
+        if dataclasses.is_dataclass(config):
+            changed.update(_differences(prefix, dataclasses.asdict(config), _defaults(config)))
+    env_id = meta["env_id"]
+    try:
+        env_defaults = _defaults(env_config_class(env_id))
+    except SandboxError:  # an env given as a class or an instance: no registered defaults
+        env_defaults = {}
+    changed.update(_differences("env", meta["env"], env_defaults))
+    if isinstance(env_id, str) and meta["num_envs"] != _safe(default_num_envs, env_id):
+        changed["num_envs"] = meta["num_envs"]
+    return changed
+
+
+def _defaults(config: Any) -> dict[str, Any]:
+    """A config dataclass's (or an instance's class's) field defaults; {} if it has none."""
+    cls = config if isinstance(config, type) else type(config)
+    try:
+        return dataclasses.asdict(cls())
+    except TypeError:  # a field without a default
+        return {}
+
+
+def _differences(prefix: str, values: dict[str, Any], defaults: dict[str, Any]) -> dict:
+    missing = object()
+    return {f"{prefix}.{k}": v for k, v in values.items() if defaults.get(k, missing) != v}
+
+
+def _safe(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except SandboxError:
+        return None
+
+
 def _open(run: Run, resume: str | Path | None) -> None:
     """Reset env and agent, or restore them from ``resume``; create or reopen the run dir."""
     seed = run.config.seed
@@ -199,8 +243,9 @@ def _open(run: Run, resume: str | Path | None) -> None:
         run.play.start(seed)
         if run.config.logdir is not None:
             c, meta = run.config, run.meta
+            digest = options_digest(changed_options(run.env, run.agent, meta))
             make = lambda: make_run_dir(  # noqa: E731
-                c.logdir, c.experiment, meta["env_id"], meta["agent"], c.seed
+                c.logdir, c.experiment, meta["env_id"], meta["agent"], c.seed, digest
             )
             run.run_dir = distributed.on_main(make)
     else:

@@ -204,9 +204,7 @@ def env_config_class(env_id: str) -> type | None:
     ]
     if not options:
         return config
-    return dataclasses.make_dataclass(
-        f"{spec.name}Config", options, bases=(config,), frozen=True
-    )
+    return dataclasses.make_dataclass(f"{spec.name}Config", options, bases=(config,), frozen=True)
 
 
 PLAIN = (bool, int, float, str)
@@ -347,10 +345,25 @@ def _check_num_envs(num_envs: Any) -> None:
         raise UsageError(f"num_envs must be at most 2**24 = {MAX_NUM_ENVS:,}, got {num_envs:,}")
 
 
+GYM_NUM_ENVS = 8
+"""Sub-envs of a Gymnasium env made without ``num_envs``."""
+
+
+def default_num_envs(env_id: str) -> int:
+    """The sub-envs ``make(env_id)`` steps when given no ``num_envs``.
+
+    Example:
+        >>> default_num_envs("CartPole-v1")
+        8
+    """
+    own = sandbox_id(env_id)
+    return ENVS[own].num_envs if own is not None else GYM_NUM_ENVS
+
+
 def _make_gym(env: Any, num_envs: int | None, device: Any, kwargs: dict[str, Any]) -> Env:
     """A Gymnasium id, ``"module:Id"``, env class or instance through the Gymnasium adapter."""
     cls = env_class(env) if isinstance(env, str) else load_entry_point(GYM_ADAPTER)
-    num_envs = 8 if num_envs is None else num_envs
+    num_envs = GYM_NUM_ENVS if num_envs is None else num_envs
     _check_num_envs(num_envs)
     if isinstance(env, str) and kwargs:  # refuse an unknown option in one line, early
         build_config(env_config_class(env), kwargs, f"env {env!r}")
