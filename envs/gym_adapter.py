@@ -252,6 +252,33 @@ class GymAdapter(gymnasium.vector.VectorEnv):
             **self._env_kwargs,
         )
 
+    def video_env(self) -> GymAdapter:
+        """The eval copy made with ``render_mode="rgb_array"``, checked to draw a frame."""
+        name = self.spec.id
+        if "rgb_array" not in self._vec.metadata.get("render_modes", ()):
+            raise UsageError(
+                f"--capture-video needs rgb_array rendering; {name} renders "
+                f"{list(self._vec.metadata.get('render_modes', ())) or 'nothing'}"
+            )
+        env = GymAdapter(
+            self._source,
+            self.config.eval_num_envs,
+            device=self.device,
+            eval_num_envs=self.config.eval_num_envs,
+            **{**self._env_kwargs, "render_mode": "rgb_array"},
+        )
+        env.reset(seed=0)
+        try:
+            env.frames(1)
+        except gymnasium.error.DependencyNotInstalled as e:  # pygame, for classic control
+            raise UsageError(f"--capture-video on {name}: {e}") from None
+        return env
+
+    def frames(self, num: int) -> Tensor:
+        """The first ``num`` sub-envs' ``render()`` now: ``(num, H, W, 3)`` uint8."""
+        frames = self._vec.render()[:num]  # a tuple of (H, W, 3) arrays, one per sub-env
+        return torch.from_numpy(np.stack(frames)).to(self.device)
+
     def config_dict(self) -> dict[str, Any]:
         """The adapter's options and the env's constructor keywords, for the run's config."""
         return {**dataclasses.asdict(self.config), **self._env_kwargs}
