@@ -114,6 +114,14 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
         """A fresh copy with 10 sub-envs: one evaluation episode each."""
         return type(self)(10, device=self.device, **dataclasses.asdict(self.config))
 
+    def video_env(self) -> TorchClassicEnv:
+        """The eval env: it draws its own ``frames`` (``--capture-video``)."""
+        return self.eval_env()
+
+    def frames(self, num: int) -> Tensor:
+        """The first ``num`` sub-envs drawn now: ``(num, H, W, 3)`` uint8 on the env's device."""
+        return self._draw(self.state[:num])
+
     def state_dict(self) -> dict[str, Any]:
         """Physics state, episode counters and generator: a resumed run continues exactly."""
         return {
@@ -145,6 +153,44 @@ class TorchClassicEnv(gymnasium.vector.VectorEnv):
 
     def _obs(self, state: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def _draw(self, state: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+# --- a batched renderer: every sub-env's picture at once, as masks over one pixel grid ---
+def pixel_grid(height: int, width: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Pixel centres ``(x, y)``, each ``(H, W)``; y grows downwards, as in an image."""
+    y, x = torch.meshgrid(
+        torch.arange(height, device=device, dtype=torch.float32) + 0.5,
+        torch.arange(width, device=device, dtype=torch.float32) + 0.5,
+        indexing="ij",
+    )
+    return x, y
+
+
+def segment_mask(x: Tensor, y: Tensor, start: Tensor, end: Tensor, half_width: float) -> Tensor:
+    """Pixels within ``half_width`` of each segment ``start -> end`` ((K, 2) pixels): (K, H, W).
+
+    The distance to a segment is the distance to the closest point of it: the pixel's
+    projection on the line, clamped to the segment's ends.
+    """
+    sx, sy = start[:, 0, None, None], start[:, 1, None, None]  # (K, 1, 1)
+    dx, dy = (end - start)[:, 0, None, None], (end - start)[:, 1, None, None]
+    rx, ry = x - sx, y - sy  # (K, H, W) pixel relative to the start
+    t = ((rx * dx + ry * dy) / (dx * dx + dy * dy).clamp_min(1e-9)).clamp(0, 1)
+    return (rx - t * dx).square() + (ry - t * dy).square() <= half_width**2
+
+
+def paint(image: Tensor, mask: Tensor, rgb: tuple[int, int, int]) -> Tensor:
+    """``image`` (K, H, W, 3) uint8 with ``rgb`` where ``mask`` (K, H, W)."""
+    color = torch.tensor(rgb, dtype=torch.uint8, device=image.device)
+    return torch.where(mask[..., None], color, image)
+
+
+def blank(num: int, height: int, width: int, device: torch.device) -> Tensor:
+    """White images: ``(num, H, W, 3)`` uint8."""
+    return torch.full((num, height, width, 3), 255, dtype=torch.uint8, device=device)
 
 
 @dataclass(frozen=True)
@@ -219,6 +265,28 @@ class CartPoleEnv(TorchClassicEnv):
     def _obs(self, state: Tensor) -> Tensor:
         return state
 
+    def _draw(self, state: Tensor) -> Tensor:
+        """Gymnasium's CartPole picture at a quarter of its size (150x100): cart, pole, track."""
+        width, height = 150, 100
+        scale = width / (2 * self.x_threshold)  # pixels per metre
+        x, y = pixel_grid(height, width, self.device)
+        k = len(state)
+        cart_x = state[:, 0] * scale + width / 2  # (K,)
+        cart_y = torch.full_like(cart_x, height - 25.0)
+        image = paint(
+            blank(k, height, width, self.device), (y - (height - 25.0)).abs() <= 0.5, (0, 0, 0)
+        )
+        cart = ((x - cart_x[:, None, None]).abs() <= 6.25) & (
+            (y - cart_y[:, None, None]).abs() <= 3.75
+        )
+        image = paint(image, cart, (0, 0, 0))
+        pivot = torch.stack([cart_x, cart_y - 2.0], dim=1)  # (K, 2) the axle, on top of the cart
+        theta = state[:, 2]  # (K,) from upright, positive to the right
+        pole_length = scale * 2 * self.length
+        tip = pivot + pole_length * torch.stack([theta.sin(), -theta.cos()], dim=1)  # (K, 2)
+        image = paint(image, segment_mask(x, y, pivot, tip, 1.25), (202, 152, 101))
+        return paint(image, segment_mask(x, y, pivot, pivot, 1.25), (129, 132, 203))
+
 
 @dataclass(frozen=True)
 class PendulumConfig:
@@ -274,3 +342,17 @@ class PendulumEnv(TorchClassicEnv):
     def _obs(self, state: Tensor) -> Tensor:
         th, thdot = state.unbind(1)
         return torch.stack([th.cos(), th.sin(), thdot], dim=1)  # (N, 3)
+
+    def _draw(self, state: Tensor) -> Tensor:
+        """Gymnasium's Pendulum picture at 100x100: a rod from the centre, upright at theta 0."""
+        size, length = 100, 40.0
+        x, y = pixel_grid(size, size, self.device)
+        th = state[:, 0]  # (K,)
+        centre = torch.full((len(state), 2), size / 2, device=self.device)  # (K, 2)
+        tip = centre + length * torch.stack([th.sin(), -th.cos()], dim=1)  # (K, 2)
+        image = paint(
+            blank(len(state), size, size, self.device),
+            segment_mask(x, y, centre, tip, 4.0),
+            (204, 77, 77),
+        )
+        return paint(image, segment_mask(x, y, centre, centre, 2.5), (0, 0, 0))

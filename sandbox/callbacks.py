@@ -131,10 +131,14 @@ class Evaluate(Callback):
     def evaluate(self, run: Run) -> None:
         """Evaluate now: log the figures (``run.final``) and the eval env's media."""
         seed = eval_seed(run.config.seed, self.eval_env.num_envs)
+        video: list[Tensor] | None = [] if run.config.capture_video else None
         figures = evaluate(
-            self.eval_env, run.agent, num_episodes=run.config.eval_episodes, seed=seed
+            self.eval_env, run.agent, num_episodes=run.config.eval_episodes, seed=seed, video=video
         )
         run.final = run.log(read_figures(figures))
+        if run.logger is not None and video:
+            fps = self.eval_env.metadata.get("render_fps", 30)
+            run.logger.video("media/episode", video, run.samples, fps)
         if run.logger is not None:
             projector = run.config.projector and at_end(run)
             run.logger.media(self.eval_env, run.agent, run.samples, projector)

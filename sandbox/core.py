@@ -96,6 +96,8 @@ ENV_HOOKS = (
     "load_state_dict",
     "shard",
     "config_dict",
+    "video_env",
+    "frames",
 )
 """The optional hooks of an env (``EnvHooks``); the engine asks for them through ``env_hook``."""
 
@@ -139,6 +141,14 @@ class EnvHooks(Protocol):
 
     def config_dict(self) -> dict[str, Any]:
         """The env's options as ``sandbox.make`` takes them (stored in the checkpoint)."""
+        ...
+
+    def video_env(self) -> Env:
+        """The eval env, built to render ``frames`` (``--capture-video``)."""
+        ...
+
+    def frames(self, num: int) -> Tensor:
+        """The first ``num`` sub-envs drawn now: ``(num, H, W, 3)`` uint8."""
         ...
 
 

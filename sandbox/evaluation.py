@@ -16,6 +16,7 @@ from sandbox import distributed
 from sandbox.core import Agent, Env, env_hook
 from sandbox.device import env_device
 from sandbox.multi import MultiAgentEnv
+from sandbox.video import MAX_FRAMES, VIDEO_ENVS, tile
 
 
 def evaluate(
@@ -24,6 +25,7 @@ def evaluate(
     *,
     num_episodes: int = 10,
     seed: int | None = None,
+    video: list[Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """The env's headline figures for ``agent`` acting deterministically (no learning).
 
@@ -39,6 +41,8 @@ def evaluate(
             is called.
         num_episodes: episodes to average, for envs with episodes.
         seed: reset seed of the evaluation episodes.
+        video: a list to append frames to (``(H, W, 3)`` uint8, the first sub-envs side by
+            side, from the env's ``frames`` hook), for envs with episodes.
 
     Returns:
         ``{"eval/score": ..., "eval/<metric>": ...}`` as 0-d tensors on the env's device.
@@ -55,7 +59,7 @@ def evaluate(
         elif env_hook(env, "score") is not None:
             figures = env.score(_deterministic(agent))
         else:
-            figures = _play_episodes(env, agent, num_episodes, seed)
+            figures = _play_episodes(env, agent, num_episodes, seed, video)
     return {f"eval/{name}": value for name, value in figures.items()}
 
 
@@ -78,7 +82,7 @@ def _deterministic(agent: Agent) -> Any:
 
 
 def _play_episodes(
-    env: Env, agent: Agent, num_episodes: int, seed: int | None
+    env: Env, agent: Agent, num_episodes: int, seed: int | None, video: list[Tensor] | None
 ) -> dict[str, Tensor]:
     per_env = -(-num_episodes // env.num_envs)  # ceil
     device = env_device(env)
@@ -86,8 +90,11 @@ def _play_episodes(
     lengths = torch.zeros(env.num_envs, device=device)  # (N,)
     counted = torch.zeros(env.num_envs, dtype=torch.long, device=device)  # (N,)
     obs, _ = env.reset(seed=seed)
+    record = _recorder(env, video)
+    record()
     while int(counted.min()) < per_env:
         obs, _, _, _, info = env.step(agent.act(obs, deterministic=True))
+        record()
         if "episode" in info:
             take = torch.as_tensor(info["_episode"], device=device) & (counted < per_env)
             returns += torch.where(take, torch.as_tensor(info["episode"]["r"], device=device), 0)
@@ -99,6 +106,19 @@ def _play_episodes(
     ).unbind()
     mean_return = ret / count
     return {"score": mean_return, "mean_reward": mean_return, "mean_ep_length": length / count}
+
+
+def _recorder(env: Env, video: list[Tensor] | None) -> Any:
+    """A function that appends the env's frames to ``video`` (until ``MAX_FRAMES``), or none."""
+    if video is None:
+        return lambda: None
+    num = min(VIDEO_ENVS, env.num_envs)
+
+    def record() -> None:
+        if len(video) < MAX_FRAMES:
+            video.append(tile(env.frames(num)))  # (H, num * W, 3)
+
+    return record
 
 
 def read_figures(figures: dict[str, Tensor]) -> dict[str, float]:

@@ -24,6 +24,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from sandbox.core import env_hook
 from sandbox.errors import UsageError
+from sandbox.video import gif_bytes
 
 CUSTOM_SCALARS = {
     "paradigms side by side": {
@@ -267,6 +268,21 @@ class Logger:
     def images(self, tag: str, images: Tensor, step: int) -> None:
         """A batch of images ``(N, C, H, W)`` in [0, 1] as one grid at x = ``step``."""
         self.writer.add_image(tag, image_grid(images.detach().float().cpu()), global_step=step)
+
+    def video(self, tag: str, frames: list[Tensor], step: int, fps: float) -> Path:
+        """``frames`` (each ``(H, W, 3)`` uint8) as one animated GIF at x = ``step``: a file
+        ``videos/eval-<step>.gif`` in the run directory and an image summary (TensorBoard's
+        IMAGES tab plays it, as it plays ``SummaryWriter.add_video``'s GIFs)."""
+        encoded = gif_bytes(frames, fps)
+        path = self.run_dir / "videos" / f"eval-{step}.gif"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(encoded)
+        h, w, c = frames[0].shape
+        image = Summary.Image(height=h, width=w, colorspace=c, encoded_image_string=encoded)
+        self.writer.file_writer.add_summary(
+            Summary(value=[Summary.Value(tag=tag, image=image)]), step
+        )
+        return path
 
     def histograms(self, agent: Any, step: int) -> dict[str, float]:
         """Weights and last gradients of every ``nn.Module`` an agent holds (d2l §2.5, autograd),

@@ -35,6 +35,7 @@ from sandbox.multi import MultiAgentEnv, Turns
 from sandbox.registry import closest, default_num_envs, env_config_class
 from sandbox.run import Run, RunConfig, RunResult
 from sandbox.seeding import set_rng_state
+from sandbox.video import video_env
 
 
 class Steps:
@@ -112,8 +113,12 @@ def train(
     batch = env.num_envs * distributed.world_size()  # samples per step, every rank's together
     play = Turns(env, agent) if isinstance(agent, Mapping) else Steps(env, agent)
     run = Run(config.resolved(batch), env, agent, play, batch, meta=run_meta(env, agent))
-    if eval_env is None and env_hook(env, "eval_env") is not None:
+    if eval_env is None and config.capture_video:
+        eval_env = video_env(env)  # the eval env, rendering (refused in one line if it cannot)
+    elif eval_env is None and env_hook(env, "eval_env") is not None:
         eval_env = env.eval_env()
+    if config.capture_video and env_hook(eval_env, "frames") is None:
+        raise UsageError("capture_video needs an eval env with a frames(num) hook")
     _open(run, resume)
     run.callbacks = [*default_callbacks(run, eval_env), *callbacks]
     start, start_samples = time.perf_counter(), run.samples

@@ -60,6 +60,9 @@ class RunConfig:
     """Show a progress bar on a terminal."""
     stop_deadline: float = 10.0
     """Seconds a stopped run (Ctrl-C, SIGTERM) gives the current step before giving up on it."""
+    capture_video: bool = False
+    """Record the evaluation episodes (the first sub-envs) as GIFs: the run's ``videos/``
+    directory and TensorBoard's images (``media/episode``)."""
 
     def __post_init__(self) -> None:
         if self.logdir is not None:  # a Path too; stored as text, which checkpoints load

@@ -93,6 +93,10 @@ class RunFlags:
     """Seconds a stopped run gives the current step (a hung env) before it gives up on it."""
     histograms: bool = False
     """Histograms of weights and gradients, and train/grad_norm, at every log (costs time)."""
+    capture_video: bool = False
+    """Record the evaluation episodes (the first 4 sub-envs) as GIFs into the run's videos/ and
+    TensorBoard's IMAGES tab: Gymnasium envs with rgb_array rendering, sandbox/CartPole-v1,
+    sandbox/Pendulum-v1."""
     projector: bool = False
     """At the end, a classifier's learnt embedding (labels, sprites) for TensorBoard's projector."""
     threads: int = 1
@@ -417,6 +421,8 @@ class EvalFlags:
     """auto, cpu, cuda, cuda:N or mps (default: the run's device)."""
     seed: int | None = None
     """Reset seed of the episodes (default: the run's evaluation seed)."""
+    capture_video: bool = False
+    """Record the run's evaluation episodes as a GIF in RUN_DIR/videos/."""
 
 
 def cmd_eval(args: list[str]) -> int:
@@ -430,14 +436,17 @@ def cmd_eval(args: list[str]) -> int:
             "expected `sandbox eval RUN_DIR [flags]`, the directory `sandbox run` printed "
             "(e.g. runs/default/CartPole-v1__ppo__s0__20260101-120000)"
         ) from None
-    figures = evaluate_run(
+    figures, video = evaluate_run(
         flags.run_dir,
         episodes=flags.episodes,
         num_envs=flags.num_envs,
         device=flags.device,
         seed=flags.seed,
+        capture_video=flags.capture_video,
     )
     print(f"eval      {format_figures(figures)}")
+    if video is not None:
+        print(f"video     {video}")
     return 0
 
 

@@ -8,6 +8,7 @@ are kept from the freshly built agent, so a run trained on 8 sub-envs acts on 1 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from sandbox.errors import CheckpointError, UsageError
 from sandbox.evaluation import eval_seed, evaluate, read_figures
 from sandbox.run import RunConfig
 from sandbox.seeding import seed_everything
+from sandbox.video import video_env, write_gif
 
 
 def load(
@@ -96,24 +98,36 @@ def evaluate_run(
     num_envs: int | None = None,
     device: str | None = None,
     seed: int | None = None,
-) -> dict[str, float]:
-    """``eval/*`` of a run's trained agent (``sandbox eval RUN_DIR``).
+    capture_video: bool = False,
+) -> tuple[dict[str, float], Path | None]:
+    """``eval/*`` of a run's trained agent (``sandbox eval RUN_DIR``), and where its video went.
 
     By default it is the run's own evaluation (its eval env, episodes and seed), so it repeats
     the run's final ``eval/score``; ``num_envs`` plays the episodes on that many sub-envs
-    instead (for a dataset: the batch size over the test split).
+    instead (for a dataset: the batch size over the test split). ``capture_video`` records the
+    run's own evaluation episodes into ``RUN_DIR/videos/sandbox-eval-<time>.gif``.
     """
     if episodes is not None and episodes < 1:
         raise UsageError(f"--episodes must be >= 1, got {episodes}")
     env, agent, config = _rebuild(run_dir, num_envs, device)
     held_out = env.eval_env() if env_hook(env, "eval_env") is not None else env
-    if num_envs is not None and env_hook(held_out, "score") is None:
+    if capture_video:
+        held_out = video_env(env)  # the eval env, rendering
+    elif num_envs is not None and env_hook(held_out, "score") is None:
         held_out = env  # episodes on the sub-envs asked for (an eval copy has its own count)
     run = RunConfig.from_dict(config["run"])
     seed = seed if seed is not None else eval_seed(run.seed, held_out.num_envs)
+    video: list[torch.Tensor] | None = [] if capture_video else None
     with torch.inference_mode():
-        figures = evaluate(held_out, agent, num_episodes=episodes or run.eval_episodes, seed=seed)
-    return read_figures(figures)
+        figures = evaluate(
+            held_out, agent, num_episodes=episodes or run.eval_episodes, seed=seed, video=video
+        )
+    path = None
+    if video:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        fps = held_out.metadata.get("render_fps", 30)
+        path = write_gif(video, Path(run_dir) / "videos" / f"sandbox-eval-{stamp}.gif", fps)
+    return read_figures(figures), path
 
 
 def format_figures(figures: dict[str, float]) -> str:
