@@ -20,7 +20,7 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
-from envs.cluster_stats import cluster_means, sq_dist_to_means
+from envs.cluster_stats import CHUNK, cluster_means, sq_dist_to_means
 from sandbox.core import Env, Transition, UsageError, env_device
 
 
@@ -66,11 +66,20 @@ def assign(X: Tensor, centers: Tensor) -> Tensor:
         >>> assign(torch.tensor([[0.0], [9.0]]), torch.tensor([[10.0], [1.0]])).tolist()
         [1, 0]
     """
-    # ||x||² is the same for every centre, so the argmin skips it. Laid out (k, N), the min
-    # over centres runs along long contiguous rows of N, not along N short rows of k; min's
-    # indices are argmin's, the first of tied minima.
-    scores = torch.addmm(centers.square().sum(1, keepdim=True), centers, X.T, alpha=-2)  # (k, N)
-    return scores.min(dim=0).indices  # (N,)
+    # ||x||² is the same for every centre, so the argmin skips it: scores ||c||² - 2 x.c.
+    # In slices of CHUNK points, into one reused (CHUNK, k) buffer that stays in cache: the
+    # whole (N, k) matrix would go out to memory and be read back for the min. min's indices
+    # are argmin's, the first of tied minima.
+    c2 = centers.square().sum(1)  # (k,)
+    nearest = torch.empty(len(X), dtype=torch.long, device=X.device)  # (N,)
+    scores = X.new_empty(min(len(X), CHUNK), len(centers))  # (CHUNK, k)
+    lowest = X.new_empty(len(scores))  # (CHUNK,) the min scores, unused
+    for start in range(0, len(X), CHUNK):
+        X_c = X[start : start + CHUNK]  # (n, d), n <= CHUNK
+        n = len(X_c)
+        torch.addmm(c2, X_c, centers.T, alpha=-2, out=scores[:n])
+        torch.min(scores[:n], dim=1, out=(lowest[:n], nearest[start : start + n]))
+    return nearest
 
 
 def kmeans_plusplus(X: Tensor, num_clusters: int, init: str = "k-means++") -> Tensor:
@@ -182,13 +191,26 @@ class _Centers:
             self.centers = kmeans_plusplus(X, self.num_clusters, self.config.init)
         return assign(X, self.centers)
 
-    def _batch(self, t: Transition) -> tuple[Tensor, Tensor, Tensor]:
-        """The batch's points ``(N, d)``, and the mean ``(k, d)`` and size ``(k,)`` of each
-        cluster under the assignment the agent acted with: from the points alone."""
+    def _batch(self, t: Transition) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The batch's points ``(N, d)``, the mean ``(k, d)`` and size ``(k,)`` of each cluster
+        under the assignment the agent acted with, and the inertia (0-d) against the centres
+        it acted with (before they move).
+
+        The clustering env reveals the means, sizes and within-cluster inertia it computed
+        for its reward (``info``); from any other env, the agent computes them itself.
+        """
         if self.centers is None:
             raise UsageError(f"agent {self.name!r} must act before it learns")
         X = t.obs.flatten(1)  # (N, d)
-        return X, *cluster_means(X, t.action, self.num_clusters)
+        if "cluster_means" not in t.info:
+            means, counts = cluster_means(X, t.action, self.num_clusters)
+            inertia = sq_dist_to_means(X, t.action, self.centers).sum()
+            return X, means, counts, inertia
+        means, counts = t.info["cluster_means"], t.info["cluster_sizes"]
+        # Inertia against the centres from the inertia against the means, with no pass over
+        # the points: sum |x - c|² = sum |x - m|² + sum_j n_j |m_j - c_j|² (m_j the mean).
+        offset = counts @ (means - self.centers).square().sum(1)  # (k,) . (k,) -> 0-d
+        return X, means, counts, t.info["batch_inertia"] + offset
 
 
 class KMeansAgent(_Centers):
@@ -211,11 +233,9 @@ class KMeansAgent(_Centers):
 
     def learn(self, transition: Transition) -> dict[str, Tensor]:
         """Move each centre towards its batch mean at its own rate n/v."""
-        # 1. the batch's cluster means, under the assignment the agent acted with
-        X, means, counts = self._batch(transition)
-        # 2. the batch's inertia against the centres it acted with (before they move)
-        inertia = sq_dist_to_means(X, transition.action, self.centers).sum()
-        # 3. Sculley's update, the batch at once
+        # 1. the batch's cluster means and inertia, under the assignment the agent acted with
+        X, means, counts, inertia = self._batch(transition)
+        # 2. Sculley's update, the batch at once
         self.centers, self.seen, rate = minibatch_update(self.centers, self.seen, means, counts)
         used = (counts > 0).sum().clamp(min=1)
         return {"train/inertia": inertia, "train/learning_rate": rate.sum() / used}
@@ -268,13 +288,12 @@ class LloydAgent(_Centers):
 
     def learn(self, transition: Transition) -> dict[str, Tensor]:
         """Move every centre to the mean of the points assigned to it."""
-        # 1. the split's cluster means, under the assignment the agent acted with
-        X, means, counts = self._batch(transition)
+        # 1. the split's cluster means and this iteration's inertia, under the assignment the
+        # agent acted with
+        X, means, counts, inertia = self._batch(transition)
         if self.tol is None:  # scikit-learn's tol is relative to the mean feature variance
             self.tol = self.config.tol * X.var(dim=0, correction=0).mean()
-        # 2. this iteration's inertia, against the centres it assigned with
-        inertia = sq_dist_to_means(X, transition.action, self.centers).sum()
-        # 3. the update step, until a step barely moves the centres: then they stay, as in
+        # 2. the update step, until a step barely moves the centres: then they stay, as in
         # scikit-learn, whose fit stops there
         self.centers, shift = lloyd_update(self.centers, means, counts, frozen=self.converged)
         self.converged = self.converged | (shift <= self.tol)

@@ -45,8 +45,9 @@ class ClusteringEnv(gymnasium.vector.VectorEnv):
 
     Observation ``(N, d)``: a batch of points. Action ``(N,)`` int: a cluster index per point,
     in ``[0, num_clusters)``. Reward ``(N,)``: minus each point's squared distance to the mean
-    of its batch-mates in the same cluster. ``info`` holds ``final_obs`` and its mask, on every
-    device. ``score(policy)`` clusters the whole split once and returns ``inertia`` (summed, as
+    of its batch-mates in the same cluster. ``info`` holds ``final_obs`` and its mask, and the
+    batch's ``cluster_means``, ``cluster_sizes`` and ``batch_inertia``, on every device.
+    ``score(policy)`` clusters the whole split once and returns ``inertia`` (summed, as
     scikit-learn's ``inertia_``) and, when labels were given, ``ari`` (the headline ``score``)
     and ``nmi``; without labels ``score`` is minus the mean squared distance per point.
 
@@ -137,15 +138,30 @@ class ClusteringEnv(gymnasium.vector.VectorEnv):
         return self._obs, {}
 
     def step(self, action: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:
-        """Reward the batch's assignment (labels unused), then show the next batch."""
+        """Reward the batch's assignment (labels unused), then show the next batch.
+
+        ``info`` reveals what the reward was computed from, once: ``cluster_means`` ``(k, d)``
+        and ``cluster_sizes`` ``(k,)`` of the batch under the action, and ``batch_inertia``
+        (0-d, minus the summed reward), so an agent need not pass over the points again.
+        """
         self._check_action(action)
-        reward = self.reward(self._obs, action)
-        info = {"final_obs": self._obs, "_final_obs": self._terminated}
+        reward, means, sizes = self.reward_and_means(self._obs, action)
+        info = {
+            "final_obs": self._obs,
+            "_final_obs": self._terminated,
+            "cluster_means": means,
+            "cluster_sizes": sizes,
+            "batch_inertia": -reward.sum(),
+        }
         (self._obs,) = self.sampler.next_batch()
         return self._obs, reward, self._terminated, self._truncated, info
 
     def reward(self, X: Tensor, action: Tensor) -> Tensor:
-        """Minus each point's squared distance to its cluster's mean in the batch: ``(N,)``.
+        """Minus each point's squared distance to its cluster's mean in the batch: ``(N,)``."""
+        return self.reward_and_means(X, action)[0]
+
+    def reward_and_means(self, X: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The reward ``(N,)`` and the batch's cluster means ``(k, d)`` and sizes ``(k,)``.
 
         An index out of range gets NaN, which the loop's per-interval non-finite check reports
         (docs/architecture.md): on an accelerator the action check does not read values (a
@@ -153,8 +169,9 @@ class ClusteringEnv(gymnasium.vector.VectorEnv):
         """
         valid = (action >= 0) & (action < self.num_clusters)  # (N,)
         action = torch.where(valid, action, 0)
-        means, _ = cluster_means(X, action, self.num_clusters)  # (k, d)
-        return torch.where(valid, sq_dist_to_means(X, action, means).neg_(), torch.nan)
+        means, sizes = cluster_means(X, action, self.num_clusters)  # (k, d), (k,)
+        reward = torch.where(valid, sq_dist_to_means(X, action, means).neg_(), torch.nan)
+        return reward, means, sizes
 
     # --- evaluation and resume ----------------------------------------------------------
     @torch.inference_mode()

@@ -16,6 +16,7 @@ from sklearn.datasets import load_digits
 
 import sandbox
 from agents.kmeans import assign, kmeans_plusplus, lloyd_update, minibatch_update
+from envs.cluster_stats import CHUNK, cluster_means
 from envs.clustering import ClusteringConfig, ClusteringEnv
 from sandbox.core import ActionError
 from tests.conftest import DEVICES
@@ -217,8 +218,14 @@ def test_one_config_with_each_datasets_defaults(env_id, num_clusters, num_envs, 
 def test_info_holds_the_same_keys_on_every_device(device):
     env = sandbox.make("sandbox/IrisClusters-v0", num_envs=4, device=device)
     obs, _ = env.reset(seed=0)
-    *_, info = env.step(torch.tensor([0, 1, 2, 0], device=device))
-    assert set(info) == {"final_obs", "_final_obs"} and torch.equal(info["final_obs"], obs)
+    action = torch.tensor([0, 1, 2, 0], device=device)
+    _, reward, *_, info = env.step(action)
+    keys = {"final_obs", "_final_obs", "cluster_means", "cluster_sizes", "batch_inertia"}
+    assert set(info) == keys and torch.equal(info["final_obs"], obs)
+    # What the reward was computed from, revealed once: the batch's means, sizes, inertia.
+    means, sizes = cluster_means(obs, action, 3)
+    assert torch.equal(info["cluster_means"], means) and torch.equal(info["cluster_sizes"], sizes)
+    assert float(info["batch_inertia"]) == pytest.approx(float(-reward.sum()))
 
 
 def test_an_unlabelled_env_holds_no_labels_and_resumes_its_batch_order():
@@ -291,8 +298,9 @@ def test_train_inertia_equals_a_direct_computation(env_id):
 
 
 @pytest.mark.parametrize("agent_name,num_envs", [("kmeans", 16), ("lloyd", 120)])
-def test_agents_learn_from_the_points_and_their_assignment_alone(agent_name, num_envs):
-    """k-means computes its own means and inertia: the env's reward and info go unread."""
+def test_agents_learn_the_same_from_the_envs_statistics_or_from_the_points(agent_name, num_envs):
+    """The env's info spares k-means a pass over the points; without it (any other env),
+    the agent computes the same means and inertia itself, and never reads the reward."""
     env = sandbox.make("sandbox/IrisClusters-v0", num_envs=num_envs)
     obs, _ = env.reset(seed=0)
     sandbox.seed_everything(0)
@@ -304,7 +312,21 @@ def test_agents_learn_from_the_points_and_their_assignment_alone(agent_name, num
     nothing = torch.full_like(reward, torch.nan)
     m2 = blind.learn(sandbox.Transition(obs, action, nothing, next_obs, term, trunc, {}))
     assert torch.equal(real.centers, blind.centers)
-    assert all(torch.equal(m1[k], m2[k]) for k in m1)
+    for key in m1:  # the inertia by the decomposition: equal to rounding
+        assert float(m1[key]) == pytest.approx(float(m2[key]), rel=1e-5), key
+
+
+@pytest.mark.parametrize("num_points", [100, 3 * CHUNK + 7])
+def test_the_assignment_in_slices_is_the_nearest_centre(num_points):
+    """Slices of CHUNK points (the last one short) give each point its nearest centre."""
+    X = torch.randn(num_points, 5, generator=torch.Generator().manual_seed(0))
+    centers = X[:7].clone()
+    d2 = (X.unsqueeze(1) - centers).square().sum(2)  # (N, k) by hand
+    nearest = assign(X, centers)
+    # The same centre, or one as near up to float32 rounding (||x||² - 2x.c + ||c||²).
+    chosen = d2.gather(1, nearest.unsqueeze(1)).squeeze(1)
+    assert torch.allclose(chosen, d2.min(1).values, rtol=1e-5, atol=1e-5)
+    assert (nearest == d2.argmin(1)).float().mean() > 0.9999
 
 
 def test_kmeans_plusplus_puts_one_centre_in_each_far_blob():
