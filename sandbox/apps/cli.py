@@ -128,6 +128,9 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+_KINDS = {"INT": "an integer", "FLOAT": "a number", "STR": "a string"}
+
+
 def _one_line(tyro_output: str) -> str:
     """Condense tyro's boxed error (unicode or ASCII borders) into one line with its hints."""
     lines = []
@@ -137,6 +140,16 @@ def _one_line(tyro_output: str) -> str:
             lines.append(line)
     body = [ln for ln in lines if not ln.startswith(("For full helptext", "Argument helptext"))]
     message = body[0] if body else "bad arguments"
+    typed = re.match(r"Error parsing (\S+): no type matching (\S+) could be .* \[(.*)\]", message)
+    if typed:  # "--steps: no type matching {None}|INT could be ..." -> what to type instead
+        kinds = [_KINDS.get(k, k.lower()) for k in typed[2].split("|") if k != "{None}"]
+        message = f"{typed[1]} expects {' or '.join(kinds)}, got {typed[3]}"
+    message = message.replace("Error parsing ", "").rstrip(".")
+    for python_says, kind in (
+        ("could not convert string to float", "a number"),
+        (r"invalid literal for int\(\) with base 10", "an integer"),
+    ):
+        message = re.sub(f": {python_says}: (.*)", rf" expects {kind}, got \1", message)
     if "Perhaps you meant:" in body:
         near = [
             ln.split()[0].rstrip(",")
