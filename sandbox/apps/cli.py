@@ -49,7 +49,7 @@ commands:
   run ... --seeds 0-4        one run per seed (--jobs N at once), then their mean and band
   list                       the registered envs and agents
   check ENV_ID               check an env against the sandbox contract
-  eval RUN_DIR [--episodes N] score a trained agent (any --num-envs, --device)
+  eval RUN_DIR [flags]       score a trained agent again (--num-envs, --capture-video)
   compare RUN_DIR...         runs side by side, seeds as mean and 95% CI (--plot FILE.png)
   tour [--budget tiny]       one short run per paradigm, then one table comparing them
 
