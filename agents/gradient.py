@@ -10,6 +10,9 @@ player of a GAN: whatever reward is differentiable with respect to its action.
 from __future__ import annotations
 
 import dataclasses
+import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -55,6 +58,10 @@ class GradientConfig:
     """torchvision models: train the new head only (backbone weights and BatchNorm fixed)."""
     input_size: int = 32
     """torchvision models: the side the images are resized to (grey repeated to RGB)."""
+    compile: bool = False
+    """torch.compile the net's training forward and backward and the optimizer's step; the
+    first step pays the compile (logged once as time/compile_s); a compile failure falls
+    back to eager with one warning line."""
 
     def __post_init__(self) -> None:
         if not self.lr > 0:
@@ -79,6 +86,38 @@ class GradientConfig:
             )
         if self.input_size < 1:
             raise ValueError(f"input_size must be >= 1, got {self.input_size}")
+
+
+class Compiled:
+    """``fn`` through ``torch.compile``, falling back to ``fn`` itself if compiling fails.
+
+    torch.compile compiles at the first call, so that is where a failure shows: it is
+    caught once, reported in one warning line, and ``fn`` runs eagerly from then on. The
+    ``Compiled`` sharing one ``failed`` dict go eager together, after that one line.
+    """
+
+    def __init__(self, fn: Callable[..., Any], what: str, failed: dict[str, bool]) -> None:
+        self.fn, self.what, self.failed = fn, what, failed
+        self.compiled: Callable[..., Any] | None = None  # built at the first call
+
+    def __call__(self, *args: Any) -> Any:
+        if self.compiled is not None:
+            return self.compiled(*args)
+        if self.failed.get("failed"):  # another part of the same agent failed: no retry
+            self.compiled = self.fn
+            return self.fn(*args)
+        self.compiled = torch.compile(self.fn)
+        try:
+            return self.compiled(*args)
+        except Exception as e:  # any backend error: the run goes on eagerly
+            message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            warnings.warn(
+                f"torch.compile of {self.what} failed ({type(e).__name__}: {message:.200}); "
+                "running it eagerly",
+                stacklevel=2,
+            )
+            self.compiled, self.failed["failed"] = self.fn, True
+            return self.fn(*args)
 
 
 class GradientAgent:
@@ -140,6 +179,17 @@ class GradientAgent:
             )
         else:
             self.optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # --compile: the training forward (its backward compiled with it) and the optimizer
+        # step, through torch.compile; evaluation stays eager (it runs rarely, without grad).
+        self.forward: Callable[[Tensor], Tensor] = self.train_net
+        self.compile_seconds: float | None = None  # the first step's time, compile included
+        self._started: float | None = None
+        if cfg.compile:
+            failed: dict[str, bool] = {}  # one warning, and the agent all eager, on a failure
+            self.forward = Compiled(self.train_net, f"agent {self.name!r}'s net", failed)
+            # self.optimizer is read at each call: the GAN players rebuild it after __init__.
+            step = lambda: self.optimizer.step()  # noqa: E731
+            self._step = Compiled(step, f"agent {self.name!r}'s optimizer step", failed)
 
     def act(self, obs: Tensor, *, deterministic: bool = False) -> Tensor:
         """Predict for a batch; in training the output keeps its graph for ``learn``."""
@@ -148,7 +198,9 @@ class GradientAgent:
         if deterministic:
             with torch.no_grad():
                 return self.net(obs)
-        return self.train_net(obs)
+        if self.config.compile and self.compile_seconds is None:
+            self._started = time.perf_counter()
+        return self.forward(obs)
 
     def learn(self, transition: Transition) -> dict[str, Tensor]:
         """One SGD step on ``-reward.mean()``: the loss, for a reward that is ``-loss``."""
@@ -166,10 +218,18 @@ class GradientAgent:
             self._grad_reward = torch.full_like(reward, -1.0 / len(reward)).detach()  # (N,)
         self.optimizer.zero_grad(set_to_none=True)
         reward.backward(self._grad_reward)
-        self.optimizer.step()
-        # the loss per sample, averaged when the loop reads it (as reward/mean is): no
-        # reduction op per step
-        return {"train/loss": -reward.detach()}
+        if not self.config.compile:
+            self.optimizer.step()
+            # the loss per sample, averaged when the loop reads it (as reward/mean is): no
+            # reduction op per step
+            return {"train/loss": -reward.detach()}
+        self._step()
+        metrics = {"train/loss": -reward.detach()}
+        if self.compile_seconds is None and self._started is not None:
+            # forward, backward and step of the first step: what compiling cost, once a run
+            self.compile_seconds = time.perf_counter() - self._started
+            metrics["time/compile_s"] = torch.tensor(self.compile_seconds, device=self.device)
+        return metrics
 
     def state_dict(self) -> dict[str, Any]:
         """Model and optimizer state, and the config as a plain dict."""
