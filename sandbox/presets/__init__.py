@@ -8,7 +8,7 @@ single values, and ``--preset none`` gives the bare defaults.
 Example:
     >>> p = find("CartPole-v1", "ppo")
     >>> p.steps, p.num_envs, p.agent["num_steps"]
-    (100000, 8, 32)
+    (60000, 8, 32)
     >>> find("CartPole-v1", "kmeans") is None
     True
 """
