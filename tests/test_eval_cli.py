@@ -24,8 +24,9 @@ def cartpole_runs(tmp_path_factory):
         sandbox.seed_everything(0)
         env = sandbox.make(env_id, 4)
         result = sandbox.train(
-            env, sandbox.make_agent("ppo", env), 2048, seed=0, logdir=logdir, progress=False
-        )
+            env, sandbox.make_agent("ppo", env), 2048, seed=0, logdir=logdir, progress=False,
+            eval_every=2048, eval_episodes=4,  # one short evaluation, at the end
+        )  # fmt: skip
         runs[env_id] = result
     return runs
 
