@@ -24,13 +24,20 @@ def _numpy(x: Any) -> Any:
     return x
 
 
-def _first(info: dict[str, Any]) -> dict[str, Any]:
-    """A vector info (arrays over sub-envs, ``"_key"`` masks) as the one sub-env's info."""
+def _first(info: dict[str, Any], num_envs: int) -> dict[str, Any]:
+    """A vector info (arrays over sub-envs, ``"_key"`` masks) as the one sub-env's info.
+
+    A figure of the whole batch (no leading sub-env axis: a clustering batch's cluster means
+    or inertia) has no one-sub-env form and is left out.
+    """
     out = {}
     for key, value in info.items():
         if key.startswith("_") or key in ("final_obs", "final_info"):
             continue
-        out[key] = _first(value) if isinstance(value, dict) else _numpy(value[0])
+        if isinstance(value, dict):
+            out[key] = _first(value, num_envs)
+        elif len(getattr(value, "shape", ())) and len(value) == num_envs:
+            out[key] = _numpy(value[0])
     return out
 
 
@@ -71,7 +78,7 @@ class SingleEnvView(gymnasium.Env):
         if seed is not None or options is not None or self._pending is None:
             obs, info = self.env.reset(seed=seed, options=options)
             self._pending = None
-            return _numpy(obs[0]), _first(info)
+            return _numpy(obs[0]), _first(info, self.env.num_envs)
         obs, self._pending = self._pending, None
         return obs, {}
 
@@ -88,7 +95,7 @@ class SingleEnvView(gymnasium.Env):
             float(reward[0]),
             bool(terminated[0]),
             bool(truncated[0]),
-            _first(info),
+            _first(info, self.env.num_envs),
         )
 
     def close(self) -> None:
