@@ -100,3 +100,21 @@ def test_missing_extra_names_the_pip_extra(monkeypatch):
 def test_unknown_module_is_one_line():
     with pytest.raises(UsageError, match="no PettingZoo env module 'pettingzoo.classic.nope'"):
         env_creator("pettingzoo.classic.nope")
+
+
+@pytest.mark.slow  # ~15 s: 300 PPO updates of 256 self-play games on the CPU
+def test_ppo_self_play_beats_random_and_its_first_checkpoint(monkeypatch):
+    monkeypatch.syspath_prepend("scripts")
+    from self_play import PolicyPlayer, non_loss, train
+
+    torch.set_num_threads(1)
+    policy, pool = train(updates=300, seed=0, log=lambda line: None)
+    assert non_loss(policy, RandomPlayer) >= 0.9
+    game = TicTacToe(200)
+    for seat, other in (("player_1", "player_2"), ("player_2", "player_1")):
+        players = {
+            seat: PolicyPlayer(policy, game, seat),
+            other: PolicyPlayer(pool[0], game, other),
+        }
+        result = play_games(game, players, 400)
+        assert result[f"{seat}_win"] > result[f"{seat}_loss"]
