@@ -19,6 +19,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from agents.attention import AttentionNet
+from agents.encoders import encoder_for, is_flat
 from sandbox.core import Env, UsageError
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -83,6 +84,18 @@ class MLP(nn.Sequential):
         return super().__getitem__(idx)
 
 
+def encoded_mlp(
+    env: Env, encoder: nn.Module | None, out_dim: int, *mlp_args: object
+) -> nn.Module:
+    """The MLP on the observation as it is (a flat Box), else ``encoder → MLP`` with the
+    encoder given or chosen from the space (``agents/encoders.py``)."""
+    space = env.single_observation_space
+    if encoder is None and is_flat(space):
+        return MLP(obs_dim(env), out_dim, *mlp_args)
+    encoder = encoder if encoder is not None else encoder_for(space)
+    return nn.Sequential(encoder, MLP(int(encoder.out_features), out_dim, *mlp_args))
+
+
 def attention(
     env: Env, out_dim: int, num_hiddens: int, num_layers: int, out_gain: float
 ) -> AttentionNet:
@@ -124,18 +137,21 @@ class ActorCritic(nn.Module):
         num_layers: int = 2,
         activation: str = "tanh",
         net: str = "mlp",
+        encoder: nn.Module | None = None,
     ) -> None:
         super().__init__()
         space = env.single_action_space
         self.discrete = isinstance(space, spaces.Discrete)
         num_outputs = int(space.n) if self.discrete else int(np.prod(space.shape))
-        d = obs_dim(env)
         if net == "attention":
             self.actor = attention(env, num_outputs, num_hiddens, num_layers, out_gain=0.01)
             self.critic = attention(env, 1, num_hiddens, num_layers, out_gain=1.0)
         else:
-            self.actor = MLP(d, num_outputs, num_hiddens, num_layers, activation, out_gain=0.01)
-            self.critic = MLP(d, 1, num_hiddens, num_layers, activation, out_gain=1.0)
+            # an encoder (chosen from the space, or the user's) under each MLP; a user's
+            # encoder is one module shared by the two
+            mlp = (num_hiddens, num_layers, activation)
+            self.actor = encoded_mlp(env, encoder, num_outputs, *mlp, 0.01)
+            self.critic = encoded_mlp(env, encoder, 1, *mlp, 1.0)
         if self.discrete:
             self.action_start = int(space.start)  # a Python int: no device read per step
         else:
@@ -206,16 +222,16 @@ class ActorCritic(nn.Module):
 class QNetwork(nn.Module):
     """Q(obs, ·): one value per discrete action, an MLP with ReLU."""
 
-    def __init__(self, env: Env, num_hiddens: int = 64, num_layers: int = 2) -> None:
+    def __init__(
+        self,
+        env: Env,
+        num_hiddens: int = 64,
+        num_layers: int = 2,
+        encoder: nn.Module | None = None,
+    ) -> None:
         super().__init__()
-        self.net = MLP(
-            obs_dim(env),
-            int(env.single_action_space.n),
-            num_hiddens,
-            num_layers,
-            "relu",
-            out_gain=1.0,
-        )
+        num_actions = int(env.single_action_space.n)
+        self.net = encoded_mlp(env, encoder, num_actions, num_hiddens, num_layers, "relu", 1.0)
 
     def forward(self, obs: Tensor) -> Tensor:
         """Q-values: (B, num_actions)."""

@@ -14,7 +14,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
+import torch.nn as nn
 from gymnasium import spaces
 from torch import Tensor
 
@@ -189,11 +191,17 @@ class PPOAgent:
     """``state_dict`` entries only learning needs: ``sandbox.load`` keeps a fresh agent's own
     (the rollout's shape follows ``num_envs``; acting needs the network alone)."""
 
-    def __init__(self, env: Env, config: PPOConfig | None = None) -> None:
+    def __init__(
+        self, env: Env, config: PPOConfig | None = None, *, encoder: nn.Module | None = None
+    ) -> None:
+        """``encoder``: a user's ``nn.Module`` (with ``out_features``) for the observations,
+        instead of the one chosen from the space (``agents/encoders.py``)."""
         self.config = cfg = config or PPOConfig()
         require_action_space("ppo", env, (spaces.Discrete, spaces.Box))
         self.device, self.num_envs = env_device(env), env.num_envs
-        net = ActorCritic(env, cfg.num_hiddens, cfg.num_layers, cfg.activation, cfg.net)
+        net = ActorCritic(
+            env, cfg.num_hiddens, cfg.num_layers, cfg.activation, cfg.net, encoder=encoder
+        )
         self.net = net.to(self.device)
         self.params = list(self.net.parameters())  # listed once: .parameters() walks modules
         self.train_net = distributed.wrap(self.net, evaluate_actions)
@@ -201,13 +209,16 @@ class PPOAgent:
         # fused Adam: one kernel steps every parameter (the same update as the default's)
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=1e-5, fused=True)
         T, N = cfg.num_steps, env.num_envs
-        obs_shape = env.single_observation_space.shape
+        obs_space = env.single_observation_space
+        obs_shape = obs_space.shape
+        # pixels stay uint8 in the rollout (4x less memory); the encoder scales them
+        obs_dtype = torch.uint8 if obs_space.dtype == np.uint8 else torch.float32
         action_shape = env.single_action_space.shape
         action_dtype = torch.long if self.net.discrete else torch.float32
         zeros = dict(device=self.device)
         self.rollout = {  # preallocated, filled in place
-            "obs": torch.zeros(T, N, *obs_shape, **zeros),  # (T, N, *obs)
-            "next_obs": torch.zeros(T, N, *obs_shape, **zeros),  # (T, N, *obs) s' really seen
+            "obs": torch.zeros(T, N, *obs_shape, dtype=obs_dtype, **zeros),  # (T, N, *obs)
+            "next_obs": torch.zeros(T, N, *obs_shape, dtype=obs_dtype, **zeros),  # (T, N, *obs) s' really seen
             "action": torch.zeros(T, N, *action_shape, dtype=action_dtype, **zeros),
             "reward": torch.zeros(T, N, **zeros),  # (T, N)
             "terminated": torch.zeros(T, N, dtype=torch.bool, **zeros),  # (T, N)

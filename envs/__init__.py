@@ -141,6 +141,13 @@ register_env(
     description="name the class of a noisy point; reward 1 if right (a dataset as a bandit)",
 )
 register_env(
+    "sandbox/Catch-v0",
+    "envs.catch:CatchEnv",
+    paradigm="RL",
+    num_envs=16,
+    description="bsuite's Catch: 10x5 uint8 pixels, catch the falling ball (CNN encoder)",
+)
+register_env(
     "sandbox/MNISTGAN-v0",
     "envs.gan_datasets:MNISTGAN",
     paradigm="GAN game",
