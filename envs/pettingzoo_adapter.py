@@ -74,7 +74,10 @@ class PettingZooGame:
         ('player_1', torch.Size([2, 3, 3, 2]))
     """
 
-    def __init__(self, make_env: Callable[[], Any], num_envs: int = 1, device: str = "cpu"):
+    def __init__(
+        self, make_env: Callable[[], Any], num_envs: int = 1, device: str | torch.device = "cpu"
+    ):
+        self._make_env = make_env
         self.envs = [to_aec(make_env()) for _ in range(num_envs)]
         self.num_envs, self.device = num_envs, torch.device(device)
         self.possible_agents = list(self.envs[0].possible_agents)
@@ -167,6 +170,10 @@ class PettingZooGame:
         for i in np.flatnonzero(over):
             self.envs[i].reset()
         self._round[:] = 0.0
+
+    def pettingzoo_env(self) -> Any:
+        """A fresh raw env, for PettingZoo's own ``api_test`` (``sandbox check``)."""
+        return to_aec(self._make_env())
 
     def render_text(self, index: int = 0) -> str:
         """Copy ``index`` as text where the env renders ``ansi``; its repr otherwise."""

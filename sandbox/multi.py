@@ -205,7 +205,8 @@ class Turns:
 def check_game(env: MultiAgentEnv, *, seed: int = 0, num_rounds: int = 2) -> None:
     """Assert that a game keeps the ``MultiAgentEnv`` contract; raise ``AssertionError`` if not.
 
-    Plays ``num_rounds`` rounds with zero actions (one row per observed row): observations are
+    Plays ``num_rounds`` rounds with zero actions (one row per observed row; the first legal
+    move where the game has an ``action_mask``): observations are
     tensors on the env's device whose rows fit the player's space; each revealed reward is a
     finite float ``(num_envs,)``; every player is rewarded once a round; the turn comes back
     to the first player; the same seed gives the same observations.
@@ -233,7 +234,10 @@ def _play_rounds(env: MultiAgentEnv, seed: int, num_rounds: int) -> list[Tensor]
                 f"{player}'s observation: expected (rows, *{space.shape}), got {obs!r:.80}"
             )
             action_shape = env.player_view(player).single_action_space.shape
-            env.step(torch.zeros(len(obs), *action_shape, device=obs.device))
+            action = torch.zeros(len(obs), *action_shape, device=obs.device)
+            if hasattr(env, "action_mask"):  # a board game: the first legal square, (N,)
+                action = env.action_mask(player).int().argmax(1)
+            env.step(action)
             for name, reward in env.rewards.items():
                 assert reward.shape == (env.num_envs,) and reward.is_floating_point(), name
                 assert bool(torch.isfinite(reward).all()), f"{name}'s reward holds NaN/inf"

@@ -316,6 +316,10 @@ def make(
         >>> env.num_envs, env.single_observation_space.shape
         (32, (2,))
     """
+    if isinstance(env_id, str) and env_id.startswith("pettingzoo."):  # a board game, batched
+        from envs.pettingzoo_adapter import PettingZooGame, env_creator
+
+        return PettingZooGame(env_creator(env_id), num_envs or 1, resolve_device(device))
     own = sandbox_id(env_id) if isinstance(env_id, str) else None
     if own is None:  # any other Gymnasium env
         return _make_gym(env_id, num_envs, device, kwargs)

@@ -118,3 +118,22 @@ def test_ppo_self_play_beats_random_and_its_first_checkpoint(monkeypatch):
         }
         result = play_games(game, players, 400)
         assert result[f"{seat}_win"] > result[f"{seat}_loss"]
+
+
+@pytest.mark.parametrize("name", GAMES)
+def test_sandbox_check_runs_api_test_and_the_game_contract(name):
+    import sandbox
+    from sandbox.apps.check import run_checks
+
+    rows = run_checks(sandbox.make(name, 4))
+    assert [r.name for r in rows] == [
+        "turn-based game contract",
+        "PettingZoo api_test (NumPy AEC view)",
+    ]
+    assert all(r.ok and not r.detail for r in rows), rows
+
+
+def test_the_torch_native_game_keeps_the_game_contract():
+    from sandbox.multi import check_game
+
+    check_game(TicTacToe(4), num_rounds=6)
