@@ -123,7 +123,43 @@ def elo_vs_pool(policy, pool, rating, k=32.0):
     return rating
 
 
-def train(updates=300, boards=256, snapshot=25, lr=3e-3, seed=0, log=print):
+def log_eval(writer, policy, rating, step):
+    """eval/* in TensorBoard: rates as X vs random (win rate = eval/score), the rating, a game."""
+    game = TicTacToe(250)
+    players = {
+        "player_1": PolicyPlayer(policy, game, "player_1"),
+        "player_2": RandomPlayer(game, "player_2"),
+    }
+    r = play_games(game, players, 1000)
+    for name, value in (
+        ("score", r["player_1_win"]),
+        ("draw", r["player_1_draw"]),
+        ("loss", r["player_1_loss"]),
+        ("elo", rating),
+    ):
+        writer.add_scalar(f"eval/{name}", value, step)
+    writer.add_text("eval/game", render_game(policy), step)
+
+
+def render_game(policy):
+    """One game, the policy (X, greedy) against a random O, as boards after each move."""
+    game = TicTacToe(1)
+    players = {
+        "player_1": PolicyPlayer(policy, game, "player_1", greedy=True),
+        "player_2": RandomPlayer(game, "player_2"),
+    }
+    game.reset()
+    boards = []
+    while len(boards) < 9:
+        player = game.agent_selection
+        game.step(players[player].act(game.observe(player)))
+        boards.append(game.render_text(0))
+        if game.over.any() or (game.rewards and game.terminated.any()):
+            break  # X ended it (O would sit out) or the round ended it (the board restarts)
+    return "\n\n".join("    " + b.replace("\n", "\n    ") for b in boards)  # markdown code
+
+
+def train(updates=300, boards=256, snapshot=25, lr=3e-3, seed=0, log=print, writer=None):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     policy = MaskedPolicy()
@@ -136,6 +172,8 @@ def train(updates=300, boards=256, snapshot=25, lr=3e-3, seed=0, log=print):
         if update % snapshot == 0:
             rating = elo_vs_pool(policy, pool[-4:], rating)
             pool.append(copy.deepcopy(policy))
+            if writer is not None:
+                log_eval(writer, policy, rating, step=update * boards)
             log(
                 f"update {update}: non-loss vs random {non_loss(policy, RandomPlayer):.3f}, "
                 f"vs scripted {non_loss(policy, ScriptedPlayer):.3f}, Elo {rating:.0f}"
@@ -148,9 +186,19 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--boards", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--logdir", default=None, help="TensorBoard run directory (none: print)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    train(args.updates, args.boards, seed=args.seed)
+    writer = None
+    if args.logdir:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(args.logdir)
+    try:
+        train(args.updates, args.boards, seed=args.seed, writer=writer)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 if __name__ == "__main__":

@@ -137,3 +137,34 @@ def test_the_torch_native_game_keeps_the_game_contract():
     from sandbox.multi import check_game
 
     check_game(TicTacToe(4), num_rounds=6)
+
+
+def test_self_play_evaluation_logs_rates_rating_and_a_board(monkeypatch):
+    monkeypatch.syspath_prepend("scripts")
+    from self_play import MaskedPolicy, log_eval
+
+    class Writer:  # records what TensorBoard would get
+        def __init__(self):
+            self.scalars, self.texts = {}, {}
+
+        def add_scalar(self, tag, value, step):
+            self.scalars[tag] = value
+
+        def add_text(self, tag, text, step):
+            self.texts[tag] = text
+
+    torch.manual_seed(0)
+    writer = Writer()
+    log_eval(writer, MaskedPolicy(), rating=12.0, step=256)
+    assert set(writer.scalars) == {"eval/score", "eval/draw", "eval/loss", "eval/elo"}
+    assert (
+        abs(
+            writer.scalars["eval/score"]
+            + writer.scalars["eval/draw"]
+            + writer.scalars["eval/loss"]
+            - 1
+        )
+        < 1e-6
+    )
+    board = writer.texts["eval/game"]
+    assert "X" in board and "O" in board
