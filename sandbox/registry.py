@@ -165,6 +165,11 @@ def env_class(env_id: str) -> type:
     own = sandbox_id(env_id)
     if own is not None:
         return load_entry_point(ENVS[own].entry_point)
+    if env_id.startswith("pettingzoo."):  # sandbox.make builds it; the loop cannot train it yet
+        raise UsageError(
+            f"sandbox run does not train PettingZoo games yet; got {env_id!r} "
+            f"(`sandbox check {env_id}` checks it, scripts/self_play.py trains tic-tac-toe)"
+        )
     if ":" in env_id or _is_gym_id(env_id):  # the adapter names a "module:Id" import error
         return load_entry_point(GYM_ADAPTER)
     known = list(ENVS) + list(gymnasium.registry)

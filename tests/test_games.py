@@ -168,3 +168,16 @@ def test_self_play_evaluation_logs_rates_rating_and_a_board(monkeypatch):
     )
     board = writer.texts["eval/game"]
     assert "X" in board and "O" in board
+
+
+def test_sandbox_run_on_a_pettingzoo_game_is_one_line():
+    import subprocess
+    from pathlib import Path
+
+    bin_dir = Path(sys.executable).parent
+    done = subprocess.run(
+        [str(bin_dir / "sandbox"), "run", GAMES[0], "ppo"], capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not train PettingZoo games yet" in lines[0]
