@@ -52,7 +52,9 @@ def main() -> None:
     torch.set_num_threads(1)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else lambda: None
     make = env_creator("pettingzoo.classic.tictactoe_v3")
-    print("| sub-envs | torch-native steps/s | PettingZoo adapter steps/s | ratio (median of pairs) |")
+    print(
+        "| sub-envs | torch-native steps/s | PettingZoo adapter steps/s | ratio (median of pairs) |"
+    )
     print("|---:|---:|---:|---:|")
     for size in args.sizes:
         native, zoo = TicTacToe(size, args.device), PettingZooGame(make, size)
@@ -61,7 +63,9 @@ def main() -> None:
             a.append(steps_per_second(native, args.seconds, sync))
             b.append(steps_per_second(zoo, args.seconds, lambda: None))
         ratio = statistics.median(x / y for x, y in zip(a, b, strict=True))
-        print(f"| {size} | {statistics.median(a):,.0f} | {statistics.median(b):,.0f} | {ratio:.1f}x |")
+        print(
+            f"| {size} | {statistics.median(a):,.0f} | {statistics.median(b):,.0f} | {ratio:.1f}x |"
+        )
 
 
 if __name__ == "__main__":
