@@ -225,6 +225,12 @@ class GymAdapter(gymnasium.vector.VectorEnv):
                 "l": self._to_device(self._length.copy()),
             }
             info["_episode"] = mask
+            final_info = np_info.get("final_info", {})
+            if "is_success" in final_info:  # the finished episodes' success, SB3's is_success
+                has = final_info.get("_is_success", np.ones_like(done)) & done  # (N,) bool
+                success = np.asarray(final_info["is_success"], dtype=np.float32)  # (N,)
+                info["episode"]["is_success"] = self._to_device(success)
+                info["episode"]["_is_success"] = self._to_device(has)
             self._return[done] = 0
             self._length[done] = 0
         return (

@@ -95,35 +95,44 @@ class EpisodeSums:
     """
 
     def __init__(self) -> None:
-        self._sums: Tensor | None = None  # (3,) return, length, count
+        self._sums: Tensor | None = None  # (5,) return, length, count, successes, with success
 
     def add(self, episode: Mapping[str, Tensor], mask: Tensor) -> None:
-        """Add the episodes that ended this step (no synchronisation)."""
+        """Add the episodes that ended this step (no synchronisation). An ``"is_success"``
+        entry (N,), masked by ``"_is_success"`` (N,) bool, counts into the success rate."""
         m = torch.as_tensor(mask).float()  # (N,)
+        success = torch.as_tensor(episode.get("is_success", torch.zeros_like(m))).float()
+        has = torch.as_tensor(episode.get("_is_success", torch.zeros_like(m))).float() * m
         row = torch.stack(
             [
                 (torch.as_tensor(episode["r"]).float() * m).sum(),
                 (torch.as_tensor(episode["l"]).float() * m).sum(),
                 m.sum(),
+                (success.to(m.device) * has).sum(),
+                has.sum(),
             ]
         )
         self._sums = row if self._sums is None else self._sums + row
 
     def means(self, reduce: Callable[[Tensor], Tensor] | None = None) -> dict[str, float]:
-        """Mean return and length since the last call (``{}`` if no episode ended); reset.
+        """Mean return and length since the last call (``{}`` if no episode ended), and
+        ``rollout/success_rate`` where episodes reported ``is_success``; reset.
 
-        ``reduce`` maps the ``(3,)`` sums before the read (the sum over data-parallel ranks,
+        ``reduce`` maps the ``(5,)`` sums before the read (the sum over data-parallel ranks,
         which every rank calls, with or without episodes of its own).
         """
         if reduce is not None:
-            self._sums = reduce(torch.zeros(3) if self._sums is None else self._sums)
+            self._sums = reduce(torch.zeros(5) if self._sums is None else self._sums)
         if self._sums is None:
             return {}
-        ret, length, count = self._sums.tolist()
+        ret, length, count, successes, with_success = self._sums.tolist()
         self._sums = None
         if count == 0:
             return {}
-        return {"rollout/ep_rew_mean": ret / count, "rollout/ep_len_mean": length / count}
+        means = {"rollout/ep_rew_mean": ret / count, "rollout/ep_len_mean": length / count}
+        if with_success:
+            means["rollout/success_rate"] = successes / with_success
+        return means
 
 
 def image_grid(images: Tensor, pad: int = 1) -> Tensor:

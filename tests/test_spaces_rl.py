@@ -5,6 +5,7 @@ Learning runs use fixed seeds and budgets in samples; each stops once its bar is
 
 from __future__ import annotations
 
+import gymnasium
 import numpy as np
 import pytest
 import torch
@@ -120,3 +121,31 @@ def test_cnn_ppo_learns_catch():
     returns, _ = play(env, agent, 20_000, seed=0, stop=lambda r: last20(r) > 0.95)
     assert type(agent_net).__name__ == "ImageCNN"
     assert last20(returns) > 0.95
+
+
+class SuccessEnv(gymnasium.Env):
+    """One-step episodes; is_success when the action is 0 (a goal env's info key)."""
+
+    observation_space = spaces.Box(-1, 1, (2,), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 0.0, True, False, {"is_success": int(action) == 0}
+
+
+def test_is_success_logged_as_success_rate():
+    """info["is_success"] of finished episodes -> rollout/success_rate, beside ep_rew_mean."""
+    from envs.gym_adapter import GymAdapter
+    from sandbox.logger import EpisodeSums
+
+    env = GymAdapter(SuccessEnv, num_envs=4)
+    env.reset(seed=0)
+    sums = EpisodeSums()
+    for action in ([0, 0, 1, 1], [0, 0, 0, 1]):  # 5 successes in 8 episodes
+        info = env.step(torch.tensor(action))[-1]
+        sums.add(info["episode"], info["_episode"])
+    assert sums.means()["rollout/success_rate"] == pytest.approx(5 / 8)
