@@ -218,7 +218,8 @@ class PPOAgent:
         zeros = dict(device=self.device)
         self.rollout = {  # preallocated, filled in place
             "obs": torch.zeros(T, N, *obs_shape, dtype=obs_dtype, **zeros),  # (T, N, *obs)
-            "next_obs": torch.zeros(T, N, *obs_shape, dtype=obs_dtype, **zeros),  # (T, N, *obs) s' really seen
+            # (T, N, *obs): s' really seen
+            "next_obs": torch.zeros(T, N, *obs_shape, dtype=obs_dtype, **zeros),
             "action": torch.zeros(T, N, *action_shape, dtype=action_dtype, **zeros),
             "reward": torch.zeros(T, N, **zeros),  # (T, N)
             "terminated": torch.zeros(T, N, dtype=torch.bool, **zeros),  # (T, N)

@@ -56,8 +56,29 @@ class GymConfig:
             raise ValueError(f"eval_num_envs must be >= 1, got {self.eval_num_envs}")
 
 
+# optional packages some Gymnasium envs need, and the extra of pyproject.toml that installs them
+EXTRAS = {"ale_py": "atari", "mujoco": "mujoco", "Box2D": "box2d"}
+
+
+def missing_extra(env_name: str, error: Exception) -> UsageError:
+    """One line naming the pip extra that installs what ``error`` (an import failure) lacks."""
+    text = str(error)
+    for module, extra in EXTRAS.items():
+        if module.lower() in text.lower() or (extra == "atari" and env_name.startswith("ALE/")):
+            return UsageError(
+                f"env {env_name!r} needs the optional package {module!r}, which is not "
+                f"installed: pip install -e .[{extra}]"
+            )
+    return UsageError(f"env {env_name!r} cannot be made: {text.splitlines()[0]}")
+
+
 def resolve_spec(env_id: str) -> gymnasium.envs.registration.EnvSpec:
     """The Gymnasium spec of ``env_id``; ``UsageError`` naming the cause when there is none."""
+    if env_id.startswith("ALE/"):  # ale-py registers the ALE/ ids when imported
+        try:
+            gymnasium.register_envs(importlib.import_module("ale_py"))
+        except ImportError as e:
+            raise missing_extra(env_id, e) from None
     module, sep, name = env_id.partition(":")
     if sep:  # "module:Env-v0": importing the module registers Env-v0 (as gymnasium.make does)
         try:
@@ -117,6 +138,7 @@ class GymAdapter(gymnasium.vector.VectorEnv):
 
     Config = GymConfig
     RESERVED_KWARGS = ()
+    missing_extra = staticmethod(missing_extra)  # for the registry, which reads entry points
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(
@@ -133,7 +155,10 @@ class GymAdapter(gymnasium.vector.VectorEnv):
         self._source, self._env_kwargs = env, env_kwargs
         self.num_envs, self.device = num_envs, canonical_device(device)
         name, make_one = self._single_env_factory(env, env_kwargs)
-        probe = make_one()  # one env to read the spaces from (closed again below)
+        try:
+            probe = make_one()  # one env to read the spaces from (closed again below)
+        except (ImportError, gymnasium.error.DependencyNotInstalled) as e:
+            raise missing_extra(name, e) from None
         check_obs_space(probe.observation_space, name)
         check_action_space(probe.action_space, name)
         self._flatten = isinstance(probe.observation_space, FLATTENED_OBS)

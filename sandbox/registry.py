@@ -170,7 +170,8 @@ def env_class(env_id: str) -> type:
             f"sandbox run does not train PettingZoo games yet; got {env_id!r} "
             f"(`sandbox check {env_id}` checks it, scripts/self_play.py trains tic-tac-toe)"
         )
-    if ":" in env_id or _is_gym_id(env_id):  # the adapter names a "module:Id" import error
+    # the adapter names a "module:Id" import error, and a missing ale-py for ALE/ ids
+    if ":" in env_id or env_id.startswith("ALE/") or _is_gym_id(env_id):
         return load_entry_point(GYM_ADAPTER)
     known = list(ENVS) + list(gymnasium.registry)
     raise UsageError(
@@ -200,7 +201,10 @@ def env_config_class(env_id: str) -> type | None:
         return config  # the adapter names what is wrong when the env is made
     constructor = spec.entry_point
     if isinstance(constructor, str):
-        constructor = load_entry_point(constructor)
+        try:
+            constructor = load_entry_point(constructor)
+        except (ImportError, gymnasium.error.DependencyNotInstalled) as e:
+            raise cls.missing_extra(env_id, e) from None  # one line naming the pip extra
     taken = {f.name for f in dataclasses.fields(config)}
     options = [
         (name, kind, dataclasses.field(default=default))

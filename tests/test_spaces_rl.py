@@ -5,6 +5,10 @@ Learning runs use fixed seeds and budgets in samples; each stops once its bar is
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import gymnasium
 import numpy as np
 import pytest
@@ -59,8 +63,16 @@ def test_encoders_by_space():
         (spaces.Discrete(3, start=1), torch.tensor([1, 2, 3, 1, 2]), 3),
         (spaces.MultiDiscrete([2, 3]), torch.tensor([[1, 2]] * 5), 5),
         (spaces.MultiBinary(4), torch.ones(5, 4, dtype=torch.int8), 4),
-        (spaces.Box(0, 255, (10, 5, 1), np.uint8), torch.zeros(5, 10, 5, 1, dtype=torch.uint8), 512),
-        (spaces.Box(0, 255, (4, 84, 84), np.uint8), torch.zeros(5, 4, 84, 84, dtype=torch.uint8), 512),
+        (
+            spaces.Box(0, 255, (10, 5, 1), np.uint8),
+            torch.zeros(5, 10, 5, 1, dtype=torch.uint8),
+            512,
+        ),
+        (
+            spaces.Box(0, 255, (4, 84, 84), np.uint8),
+            torch.zeros(5, 4, 84, 84, dtype=torch.uint8),
+            512,
+        ),
     ]
     for space, obs, out in cases:
         enc = encoder_for(space)
@@ -73,7 +85,10 @@ def test_ambiguous_image_layout_must_be_declared():
     with pytest.raises(UsageError, match="image_layout") as e:
         encoder_for(space)
     assert "\n" not in str(e.value)
-    assert encoder_for(space, layout="chw")(torch.zeros(2, 3, 32, 3, dtype=torch.uint8)).shape == (2, 512)
+    assert encoder_for(space, layout="chw")(torch.zeros(2, 3, 32, 3, dtype=torch.uint8)).shape == (
+        2,
+        512,
+    )
 
 
 def test_unsupported_space_refused_in_one_line():
@@ -149,3 +164,30 @@ def test_is_success_logged_as_success_rate():
         info = env.step(torch.tensor(action))[-1]
         sums.add(info["episode"], info["_episode"])
     assert sums.means()["rollout/success_rate"] == pytest.approx(5 / 8)
+
+
+@pytest.mark.parametrize(
+    "env_id, module, extra",
+    [("ALE/Breakout-v5", "ale_py", "atari"), ("CarRacing-v3", "Box2D", "box2d")],
+)
+def test_missing_optional_package_one_line(env_id, module, extra, monkeypatch, tmp_path):
+    """A missing optional package (hidden here) is one line naming the pip extra."""
+    from envs.gym_adapter import GymAdapter
+
+    monkeypatch.setitem(sys.modules, module, None)  # import module -> ImportError
+    with pytest.raises(UsageError) as e:
+        GymAdapter(env_id, num_envs=1)
+    assert "\n" not in str(e.value) and f"pip install -e .[{extra}]" in str(e.value)
+
+
+def test_cli_missing_box2d_one_line(tmp_path):
+    """Through the console script: CarRacing without Box2D exits 2 with one line."""
+    import subprocess
+
+    if importlib.util.find_spec("Box2D") is not None:
+        pytest.skip("Box2D is installed here")
+    sandbox_exe = Path(sys.executable).parent / "sandbox"
+    cmd = [str(sandbox_exe), "run", "CarRacing-v3", "ppo", "--steps", "8"]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
+    assert "pip install -e .[box2d]" in done.stderr
