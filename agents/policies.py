@@ -1,8 +1,10 @@
 """Networks of the RL agents: an actor-critic (REINFORCE, PPO) and a Q-network (DQN).
 
-The distributions are written out (log-softmax for Discrete, a diagonal Gaussian with a
-state-independent log-std for Box) rather than a ``torch.distributions`` object built (its
-arguments checked and broadcast) at every step; a test checks them against it.
+The distributions are written out (a log-softmax per categorical head for Discrete,
+MultiDiscrete and MultiBinary, logits of masked-out actions at the lowest float; a diagonal
+Gaussian with a state-independent log-std for Box) rather than a ``torch.distributions``
+object built (its arguments checked and broadcast) at every step; a test checks them
+against it.
 Also here: the action-space check every RL agent makes before it builds anything.
 """
 
@@ -23,6 +25,17 @@ from agents.encoders import encoder_for, is_flat
 from sandbox.core import Env, UsageError
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+CATEGORICAL = (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)  # action spaces
+
+
+def categories(space: spaces.Space) -> list[int]:
+    """Classes per categorical head: ``[n]`` (Discrete), ``nvec`` flattened (MultiDiscrete),
+    ``[2] * n`` (MultiBinary: each bit a 2-class head)."""
+    if isinstance(space, spaces.Discrete):
+        return [int(space.n)]
+    if isinstance(space, spaces.MultiDiscrete):
+        return [int(n) for n in space.nvec.reshape(-1)]
+    return [2] * int(np.prod(space.shape))
 
 
 def require_action_space(agent: str, env: Env, allowed: tuple[type, ...]) -> spaces.Space:
@@ -35,7 +48,7 @@ def require_action_space(agent: str, env: Env, allowed: tuple[type, ...]) -> spa
         raise UsageError(
             f"agent {agent!r} needs a {needs} action space, but env {env_id!r} has the action "
             f"space {space}; pick an agent for {type(space).__name__} actions"
-            + (" (ppo, reinforce)" if isinstance(space, spaces.Box) else "")
+            + (" (ppo, reinforce)" if isinstance(space, (spaces.Box, *CATEGORICAL)) else "")
         )
     return space
 
@@ -84,9 +97,7 @@ class MLP(nn.Sequential):
         return super().__getitem__(idx)
 
 
-def encoded_mlp(
-    env: Env, encoder: nn.Module | None, out_dim: int, *mlp_args: object
-) -> nn.Module:
+def encoded_mlp(env: Env, encoder: nn.Module | None, out_dim: int, *mlp_args: object) -> nn.Module:
     """The MLP on the observation as it is (a flat Box), else ``encoder → MLP`` with the
     encoder given or chosen from the space (``agents/encoders.py``)."""
     space = env.single_observation_space
@@ -141,8 +152,12 @@ class ActorCritic(nn.Module):
     ) -> None:
         super().__init__()
         space = env.single_action_space
-        self.discrete = isinstance(space, spaces.Discrete)
-        num_outputs = int(space.n) if self.discrete else int(np.prod(space.shape))
+        # Discrete, MultiDiscrete and MultiBinary: categorical heads of ``nvec`` classes each
+        # (MultiBinary's bits are 2 classes); Box: a diagonal Gaussian
+        self.discrete = isinstance(space, CATEGORICAL)
+        self.nvec = categories(space) if self.discrete else []
+        self.multi = self.discrete and not isinstance(space, spaces.Discrete)  # (B, k) actions
+        num_outputs = sum(self.nvec) if self.discrete else int(np.prod(space.shape))
         if net == "attention":
             self.actor = attention(env, num_outputs, num_hiddens, num_layers, out_gain=0.01)
             self.critic = attention(env, 1, num_hiddens, num_layers, out_gain=1.0)
@@ -152,51 +167,83 @@ class ActorCritic(nn.Module):
             mlp = (num_hiddens, num_layers, activation)
             self.actor = encoded_mlp(env, encoder, num_outputs, *mlp, 0.01)
             self.critic = encoded_mlp(env, encoder, 1, *mlp, 1.0)
+        self.action_shape = space.shape
         if self.discrete:
-            self.action_start = int(space.start)  # a Python int: no device read per step
+            # a Python int: no device read per step (MultiDiscrete and MultiBinary start at 0)
+            self.action_start = int(space.start) if isinstance(space, spaces.Discrete) else 0
         else:
-            self.action_shape = space.shape
             self.log_std = nn.Parameter(torch.zeros(num_outputs))  # state-independent
             self.register_buffer("low", torch.as_tensor(space.low, dtype=torch.float32))
             self.register_buffer("high", torch.as_tensor(space.high, dtype=torch.float32))
+
+    def logits(self, obs: Tensor, mask: Tensor | None = None) -> Tensor:
+        """The actor's logits (B, sum(nvec)) with masked-out actions (``mask`` (B, sum(nvec))
+        bool, False: not allowed) at the dtype's lowest value: never sampled, probability 0
+        (a finite value rather than -inf, so that 0 * log 0 in the entropy is 0, not NaN)."""
+        out = self.actor(obs)
+        if mask is None:
+            return out
+        return out.masked_fill(~mask.reshape(out.shape), torch.finfo(out.dtype).min)
+
+    def _log_softmax(self, logits: Tensor) -> Tensor:
+        """Log-probabilities per head, concatenated: (B, sum(nvec))."""
+        if not self.multi:
+            return F.log_softmax(logits, dim=-1)
+        return torch.cat([F.log_softmax(x, -1) for x in logits.split(self.nvec, -1)], -1)
+
+    def _argmax(self, scores: Tensor) -> Tensor:
+        """The best class of each head: (B,) for Discrete, (B, k) for k heads."""
+        if not self.multi:
+            return scores.argmax(-1)
+        heads = [x.argmax(-1) for x in scores.split(self.nvec, -1)]
+        return torch.stack(heads, -1).reshape(-1, *self.action_shape)
 
     def value(self, obs: Tensor) -> Tensor:
         """V(obs): (B,)."""
         return self.critic(obs).squeeze(-1)
 
-    def sample(self, obs: Tensor) -> Tensor:
+    def sample(self, obs: Tensor, mask: Tensor | None = None) -> Tensor:
         """A sampled action: (B,) or (B, *shape), as drawn (``to_env`` makes it the env's).
 
         Its log-probability is ``evaluate``'s: the agents score a whole rollout's actions in
         one batched forward at update time, rather than a few rows at every step.
         """
-        out = self.actor(obs)  # (B, num_actions) logits, or (B, action_dim) means
         if self.discrete:
+            out = self.logits(obs, mask)  # (B, sum(nvec))
             # Gumbel-max: argmax(logits + G), G = -log E with E ~ Exp(1), is a draw from
             # softmax(logits), straight from the logits (torch.multinomial needs probabilities)
-            log_e = torch.empty_like(out).exponential_().log_()  # (B, num_actions) = -G
-            return (out - log_e).argmax(-1)  # (B,)
+            log_e = torch.empty_like(out).exponential_().log_()  # (B, sum(nvec)) = -G
+            return self._argmax(out - log_e)  # (B,) or (B, k)
+        out = self.actor(obs)  # (B, action_dim) means
         action = out + self.log_std.exp() * torch.randn_like(out)  # (B, action_dim)
         return action.reshape(-1, *self.action_shape)
 
-    def mode(self, obs: Tensor) -> Tensor:
-        """The most likely action: argmax of the logits, or the Gaussian's mean."""
-        out = self.actor(obs)
-        return out.argmax(-1) if self.discrete else out.reshape(-1, *self.action_shape)
-
-    def evaluate(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
-        """log pi(action | obs) (B,), and what the policy's entropy comes from (``entropy``):
-        its log-probabilities (B, num_actions), or the Gaussian's log-std (B, action_dim)."""
-        out = self.actor(obs)
+    def mode(self, obs: Tensor, mask: Tensor | None = None) -> Tensor:
+        """The most likely allowed action: argmax of the logits, or the Gaussian's mean."""
         if self.discrete:
-            log_p = F.log_softmax(out, dim=-1)  # (B, num_actions)
-            return log_p.gather(-1, action.long()[:, None]).squeeze(-1), log_p
+            return self._argmax(self.logits(obs, mask))
+        return self.actor(obs).reshape(-1, *self.action_shape)
+
+    def evaluate(
+        self, obs: Tensor, action: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """log pi(action | obs) (B,), and what the policy's entropy comes from (``entropy``):
+        its log-probabilities (B, sum(nvec)), or the Gaussian's log-std (B, action_dim)."""
+        if self.discrete:
+            log_p = self._log_softmax(self.logits(obs, mask))  # (B, sum(nvec))
+            idx = action.long().reshape(len(log_p), -1)  # (B, k) class of each head
+            if self.multi:  # each head's class -> its column in the concatenated logits
+                offsets = torch.tensor([0, *self.nvec[:-1]], device=idx.device).cumsum(0)
+                idx = idx + offsets
+            return log_p.gather(-1, idx).sum(-1), log_p  # heads independent: log-probs add
+        out = self.actor(obs)
         log_std = self.log_std.expand(len(out), -1)  # (B, action_dim): state-independent
         return self._gaussian_logprob(out, action.reshape(len(out), -1)), log_std
 
     def entropy(self, dist: Tensor) -> Tensor:
-        """The entropy of ``evaluate``'s distribution, one per row: (B,) from (B, num_actions)
-        log-probabilities or (B, action_dim) log-stds; any leading dimensions are kept."""
+        """The entropy of ``evaluate``'s distribution, one per row: (B,) from (B, sum(nvec))
+        log-probabilities (the heads' entropies add) or (B, action_dim) log-stds; any
+        leading dimensions are kept."""
         if self.discrete:
             return -(dist.exp() * dist).sum(-1)
         return (0.5 + 0.5 * math.log(2 * math.pi) + dist).sum(-1)

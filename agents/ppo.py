@@ -20,7 +20,7 @@ import torch.nn as nn
 from gymnasium import spaces
 from torch import Tensor
 
-from agents.policies import ActorCritic, require_action_space
+from agents.policies import CATEGORICAL, ActorCritic, require_action_space
 from sandbox import distributed
 from sandbox.core import Env, Transition, env_device
 
@@ -197,7 +197,7 @@ class PPOAgent:
         """``encoder``: a user's ``nn.Module`` (with ``out_features``) for the observations,
         instead of the one chosen from the space (``agents/encoders.py``)."""
         self.config = cfg = config or PPOConfig()
-        require_action_space("ppo", env, (spaces.Discrete, spaces.Box))
+        require_action_space("ppo", env, (*CATEGORICAL, spaces.Box))
         self.device, self.num_envs = env_device(env), env.num_envs
         net = ActorCritic(
             env, cfg.num_hiddens, cfg.num_layers, cfg.activation, cfg.net, encoder=encoder

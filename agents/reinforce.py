@@ -18,7 +18,7 @@ import torch
 from gymnasium import spaces
 from torch import Tensor
 
-from agents.policies import ActorCritic, require_action_space
+from agents.policies import CATEGORICAL, ActorCritic, require_action_space
 from sandbox.core import Env, Transition, env_device
 
 
@@ -77,7 +77,7 @@ class ReinforceAgent:
 
     def __init__(self, env: Env, config: ReinforceConfig | None = None) -> None:
         self.config = cfg = config or ReinforceConfig()
-        require_action_space("reinforce", env, (spaces.Discrete, spaces.Box))
+        require_action_space("reinforce", env, (*CATEGORICAL, spaces.Box))
         self.device, self.num_envs = env_device(env), env.num_envs
         self.net = ActorCritic(env, cfg.num_hiddens, 2, cfg.activation).to(self.device)
         self.params = list(self.net.parameters())

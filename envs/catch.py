@@ -74,8 +74,9 @@ class CatchEnv(gymnasium.vector.VectorEnv):
 
     def _obs(self) -> Tensor:
         cfg = self.config
-        board = torch.zeros(self.num_envs, cfg.rows, cfg.columns, 1, dtype=torch.uint8,
-                            device=self.device)  # (N, rows, columns, 1)
+        board = torch.zeros(
+            self.num_envs, cfg.rows, cfg.columns, 1, dtype=torch.uint8, device=self.device
+        )  # (N, rows, columns, 1)
         board[self._rows, self._ball_row, self._ball_col, 0] = 255
         board[self._rows, cfg.rows - 1, self._paddle, 0] = 255
         return board

@@ -8,7 +8,7 @@ crosses to torch once per step (``torch.from_numpy``, no copy on the CPU). Episo
 and length of every sub-env are reported as ``info["episode"] = {"r", "l"}`` with the mask
 ``info["_episode"]``, as Gymnasium's ``RecordEpisodeStatistics`` does. Observations arrive as
 float32; Discrete, MultiDiscrete, MultiBinary, Dict and Tuple observations are flattened
-(one-hot for the discrete parts). Actions: Box or Discrete.
+(one-hot for the discrete parts). Actions: Box, Discrete, MultiDiscrete or MultiBinary.
 """
 
 from __future__ import annotations
@@ -110,10 +110,12 @@ def check_obs_space(space: spaces.Space, env_name: str) -> None:
 
 def check_action_space(space: spaces.Space, env_name: str) -> None:
     """Refuse action spaces the sandbox's agents cannot act in."""
-    if not isinstance(space, spaces.Box | spaces.Discrete):
+    if not isinstance(
+        space, spaces.Box | spaces.Discrete | spaces.MultiDiscrete | spaces.MultiBinary
+    ):
         raise UsageError(
             f"env {env_name!r} has an unsupported action space {space}: the sandbox's agents "
-            "act in Box or Discrete spaces"
+            "act in Box, Discrete, MultiDiscrete or MultiBinary spaces"
         )
 
 

@@ -18,6 +18,8 @@ from torch import Tensor
 from sandbox.device import canonical_device
 from sandbox.errors import ActionError
 
+INTEGER_SPACES = (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
@@ -30,7 +32,7 @@ class ActionChecker:
     in every ``step``; raises ``ActionError`` naming what was expected and what was given.
 
     Args:
-        space: the env's ``single_action_space`` (``Box`` or ``Discrete``).
+        space: the env's ``single_action_space`` (Box, Discrete, MultiDiscrete, MultiBinary).
         num_envs: the batch size ``N`` the env expects.
         device: the env's device; the action must already be there.
 
@@ -45,11 +47,14 @@ class ActionChecker:
     """
 
     def __init__(self, space: gymnasium.Space, num_envs: int, device: torch.device) -> None:
-        if not isinstance(space, spaces.Box | spaces.Discrete):
-            raise ActionError(f"unsupported action space {space}: expected Box or Discrete")
+        if not isinstance(space, (spaces.Box, *INTEGER_SPACES)):
+            raise ActionError(
+                f"unsupported action space {space}: expected Box, Discrete, MultiDiscrete "
+                "or MultiBinary"
+            )
         self.space, self.num_envs, self.device = space, num_envs, canonical_device(device)
         self.shape = (num_envs, *space.shape)
-        self.discrete = isinstance(space, spaces.Discrete)
+        self.discrete = isinstance(space, INTEGER_SPACES)  # integer class indices
         # Reading values costs a host sync: only where that is free (CPU).
         self.check_values = self.device.type == "cpu"
         self.bounds = None
@@ -89,13 +94,28 @@ class ActionChecker:
                 f"{self.space}, got {action.dtype}"
             )
         if self.check_values:
-            low, high = int(self.space.start), int(self.space.start + self.space.n)
-            a_min, a_max = action.aminmax()
-            if int(a_min) < low or int(a_max) >= high:
+            low, high = self._index_range()  # Python ints, or nvec per part
+            a_min, a_max = (int(v) for v in action.aminmax())  # one reduction
+            if isinstance(high, Tensor):  # a bound per part: compare element-wise
+                bad = a_min < low or bool((action >= high).any())
+                high = high.tolist()
+            else:
+                bad = a_min < low or a_max >= high
+            if bad:
                 raise ActionError(
                     f"action out of range: expected class indices in [{low}, "
-                    f"{high}), got values from {int(a_min)} to {int(a_max)}"
+                    f"{high}), got values from {a_min} to {a_max}"
                 )
+
+    def _index_range(self) -> tuple[int | Tensor, int | Tensor]:
+        """[low, high) of the class indices: Discrete's start and start + n, MultiDiscrete's
+        0 and nvec (one bound per part), MultiBinary's 0 and 2."""
+        if isinstance(self.space, spaces.Discrete):
+            return int(self.space.start), int(self.space.start + self.space.n)
+        if isinstance(self.space, spaces.MultiDiscrete):
+            nvec = torch.as_tensor(self.space.nvec)
+            return 0, (int(nvec.max()) if bool((nvec == nvec.max()).all()) else nvec)
+        return 0, 2
 
     def _check_box_values(self, a: Tensor) -> None:
         if self.scalar_bounds is not None:  # one min/max read checks bounds, NaN and inf

@@ -19,6 +19,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 import sandbox
+import sandbox.spaces as sandbox_spaces
 from agents.encoders import encoder_for
 from agents.ppo import PPOAgent as PPO
 from agents.ppo import PPOConfig
@@ -191,3 +192,57 @@ def test_cli_missing_box2d_one_line(tmp_path):
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
     assert "pip install -e .[box2d]" in done.stderr
+
+
+class EchoActionEnv(VectorEnv):
+    """One-step episodes: the obs is k random classes (as floats); reward is the fraction of
+    action parts that name them. MultiBinary(k) when classes=2 and binary, else
+    MultiDiscrete([classes] * k)."""
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, num_envs=16, k=3, classes=3, binary=False):
+        self.num_envs, self.k, self.classes = num_envs, k, classes
+        self.single_observation_space = spaces.Box(0, classes - 1, (k,), np.float32)
+        self.single_action_space = (
+            spaces.MultiBinary(k) if binary else spaces.MultiDiscrete([classes] * k)
+        )
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.g = torch.Generator().manual_seed(0)
+        self.done = torch.ones(num_envs, dtype=torch.bool)
+        self.check = sandbox_spaces.ActionChecker(self.single_action_space, num_envs, "cpu")
+
+    def _draw(self):
+        self.obs = torch.randint(0, self.classes, (self.num_envs, self.k), generator=self.g)
+        return self.obs.float()
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            self.g.manual_seed(seed)
+        return self._draw(), {}
+
+    def step(self, action):
+        self.check(action)
+        reward = (action == self.obs).float().mean(-1)  # (N,)
+        info = {"episode": {"r": reward, "l": torch.ones(self.num_envs)}, "_episode": self.done}
+        info |= {"final_obs": self.obs.float(), "_final_obs": self.done}
+        return self._draw(), reward, self.done, ~self.done, info
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["MultiDiscrete", "MultiBinary"])
+def test_ppo_learns_multi_part_actions(binary):
+    """Each action part must echo its obs part: learnt only with one head per part."""
+    sandbox.seed_everything(0)
+    env = EchoActionEnv(classes=2 if binary else 3, binary=binary)
+    agent = PPO(env, PPOConfig(num_steps=16, lr=3e-3, num_minibatches=2))
+    first = agent.act(env.reset(seed=0)[0])
+    assert first.shape == (16, 3) and first.dtype == torch.long
+    returns, _ = play(env, agent, 12_000, seed=0, stop=lambda r: last20(r) > 0.95)
+    assert last20(returns) > 0.95
+
+
+def test_dqn_refuses_multi_discrete_actions_in_one_line():
+    with pytest.raises(UsageError, match="MultiDiscrete") as e:
+        sandbox.make_agent("dqn", EchoActionEnv())
+    assert "\n" not in str(e.value) and "ppo, reinforce" in str(e.value)
