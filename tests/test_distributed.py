@@ -21,7 +21,7 @@ import sandbox
 from tests.conftest import _free_port, read_scalars
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
-DIGITS = ["sandbox/Digits-v0", "gradient", "--seed", "0", "--no-progress"]
+DIGITS = ["sandbox/Digits-v0", "gradient", "--preset", "none", "--seed", "0", "--no-progress"]
 
 
 def torchrun(*args: str, nproc: int = 2, port: int | None = None) -> list[str]:
@@ -162,7 +162,18 @@ def test_two_ranks_of_b_equal_one_rank_of_2b_through_ctrl_c_and_resume(tmp_path)
 def test_two_rank_gan_equals_one_rank_of_twice_the_batch(tmp_path):
     from agents.gan import make_players
 
-    args = ["sandbox/RingGAN-v0", "gan", "--num-envs", "32", "--steps", "4096", "--seed", "0"]
+    args = [
+        "sandbox/RingGAN-v0",
+        "gan",
+        "--preset",
+        "none",
+        "--num-envs",
+        "32",
+        "--steps",
+        "4096",
+        "--seed",
+        "0",
+    ]
     done = run(torchrun(*args, "--logdir", str(tmp_path), "--no-progress"))
     assert done.returncode == 0, done.stderr[-3000:]
     [run_dir] = run_dirs(tmp_path)
@@ -181,7 +192,7 @@ def test_two_rank_gan_equals_one_rank_of_twice_the_batch(tmp_path):
 def test_two_rank_ppo_learns_cartpole(tmp_path):
     # RL Zoo's CartPole hyperparameters; 4 sub-envs per rank, each rank its own seeds
     zoo = "--num-steps 32 --num-epochs 20 --num-minibatches 1 --lr 1e-3 --gamma 0.98"
-    args = ["sandbox/CartPole-v1", "ppo", *zoo.split(), "--gae-lambda", "0.8"]
+    args = ["sandbox/CartPole-v1", "ppo", "--preset", "none", *zoo.split(), "--gae-lambda", "0.8"]
     args += ["--num-envs", "4", "--steps", "15000", "--eval-every", "15000", "--seed", "0"]
     done = run(torchrun(*args, "--logdir", str(tmp_path), "--no-progress"))
     assert done.returncode == 0, done.stderr[-3000:]
