@@ -1,10 +1,12 @@
 """Every command and Python block of the README, run as a user would run it.
 
-Commands run in order in one directory outside the repo (holding the README's example files
+Each command runs in a fresh directory outside the repo (holding the README's example files
 from ``scripts/``), through the installed console script, with budgets cut to seconds: a
 ``--steps`` above ``STEPS`` becomes ``STEPS``, ``--seeds 0-4`` becomes ``--seeds 0-1``, the
-tour runs ``--budget tiny``. Placeholders get real values: ``<run>`` the newest run directory,
-``PATH`` a weights file. A Python block runs as a script with its ``steps=`` cut the same way;
+tour runs ``--budget tiny``. A command that reads runs (``<run>``, ``sandbox compare``) first
+runs the README's nearest ``run`` command above it with the same launcher, there, so that
+each test stands alone (pytest-xdist spreads them over processes). Placeholders get real
+values: ``<run>`` the run directory made so, ``PATH`` a weights file. A Python block runs as a script with its ``steps=`` cut the same way;
 a block marked ``<!-- fragment: FILE -->`` shows part of FILE: its lines must be FILE's.
 """
 
@@ -71,17 +73,46 @@ def shrink(argv: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def user_dir(tmp_path_factory):
-    """A directory outside the repo with the README's example files and a weights file."""
+def weights(tmp_path_factory) -> Path:
+    """A ResNet-18 weights file for the README's ``--weights PATH``."""
+    import torch
     import torchvision
 
-    path = tmp_path_factory.mktemp("readme")
-    for name in ("custom_env.py", "custom_agent.py", "custom_torch_env.py"):
-        shutil.copy(REPO / "scripts" / name, path / name)
-    import torch
-
-    torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), path / "weights.pt")
+    path = tmp_path_factory.mktemp("weights") / "weights.pt"
+    torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), path)
     return path
+
+
+@pytest.fixture
+def user_dir(tmp_path):
+    """A directory outside the repo with the README's example files."""
+    for name in ("custom_env.py", "custom_agent.py", "custom_torch_env.py"):
+        shutil.copy(REPO / "scripts" / name, tmp_path / name)
+    return tmp_path
+
+
+def launcher(command: str) -> str:
+    return Path(shlex.split(command)[0]).name  # sandbox or torchrun
+
+
+def makes_a_run(command: str) -> bool:
+    argv = shlex.split(command)
+    return "run" in argv and "--resume" not in argv and "--help" not in argv
+
+
+def run_before(command: str) -> str:
+    """The nearest README command above ``command`` that trains a run, with its launcher."""
+    cmds = commands()
+    for earlier in reversed(cmds[: cmds.index(command)]):
+        skipped = any(key in earlier for key in NOT_HERE)
+        if makes_a_run(earlier) and not skipped and launcher(earlier) == launcher(command):
+            return earlier
+    raise AssertionError(f"no README run command above {command!r}")
+
+
+def run_readme(argv: list[str], cwd: Path) -> None:
+    out = subprocess.run(shrink(argv), cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, f"{shlex.join(argv)}\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
 
 
 def test_the_readme_has_the_commands_this_file_runs():
@@ -92,22 +123,19 @@ def test_the_readme_has_the_commands_this_file_runs():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", commands())
-def test_a_readme_command_runs(command, user_dir):
+def test_a_readme_command_runs(command, user_dir, weights):
     skip = [why for key, why in NOT_HERE.items() if key in command]
     if skip:
         pytest.skip(skip[0])
     argv = shlex.split(command)
-    if "<run>" in command:  # the newest run this file made
-        runs = sorted((user_dir / "runs").glob("*/*/checkpoint.pt"), key=lambda p: p.stat().st_mtime)
-        newest = runs[-1].parent
-        argv = [a.replace("runs/default/<run>", str(newest)) for a in argv]
+    if "<run>" in command or " compare " in command:  # it reads a run: make one first
+        run_readme(shlex.split(run_before(command)), user_dir)
+    if "<run>" in command:
+        [checkpoint] = user_dir.glob("runs/*/*/checkpoint.pt")
+        argv = [a.replace("runs/default/<run>", str(checkpoint.parent)) for a in argv]
         if "--resume" in argv:  # a resume asks for more (sandbox eval takes no --steps)
             argv += ["--steps", str(2 * STEPS)]
-    argv = [str(user_dir / "weights.pt") if a == "PATH" else a for a in argv]
-    out = subprocess.run(
-        shrink(argv), cwd=user_dir, capture_output=True, text=True, timeout=600
-    )
-    assert out.returncode == 0, f"{command}\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
+    run_readme([str(weights) if a == "PATH" else a for a in argv], user_dir)
 
 
 @pytest.mark.slow
