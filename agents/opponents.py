@@ -90,3 +90,36 @@ def play_games(
         for p, v in totals.items()
         for i, k in enumerate(("win", "draw", "loss"))
     }
+
+
+class PastSelf(RandomPlayer):
+    """A seat played by the learner's past selves (self-play), one drawn from ``pool`` per game.
+
+    ``pool`` is a list of agents (snapshots of the learner) that the game's owner fills; each
+    copy keeps its draw until its game ends (``new_games``). A past self's illegal move is
+    replaced by a random legal one, so the learner always meets a legal game; with an empty
+    pool (no learner seen yet) every move is random.
+    """
+
+    def __init__(self, game: Any, player: str, pool: list[Any], seed: int = 0) -> None:
+        super().__init__(game, player, seed)
+        self.pool = pool
+        self.which = torch.zeros(game.num_envs, dtype=torch.long, device=game.device)  # (N,)
+
+    def new_games(self, rows: Tensor) -> None:
+        """Draw a past self for the copies ``rows`` ``(N,)`` bool whose new game starts."""
+        if self.pool:
+            drawn = torch.randint(
+                len(self.pool), rows.shape, generator=self.generator, device=rows.device
+            )
+            self.which = torch.where(rows, drawn, self.which)
+
+    def act(self, obs: Tensor) -> Tensor:
+        """``(N,)`` long: each copy's past self's move, or a random legal one."""
+        anyone = super().act(obs)  # (N,) a random legal move
+        if not self.pool:
+            return anyone
+        moves = torch.stack([past.act(obs).long() for past in self.pool])  # (P, N)
+        move = moves.gather(0, self.which.clamp(max=len(self.pool) - 1)[None]).squeeze(0)
+        legal = self.game.action_mask(self.player).gather(1, move[:, None]).squeeze(1)
+        return torch.where(legal, move, anyone)

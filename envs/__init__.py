@@ -168,3 +168,10 @@ register_env(
     num_envs=64,
     description="associative recall: 8 key-value tokens, then a key; answer its value (attention)",
 )
+register_env(
+    "sandbox/TicTacToe-v0",
+    "envs.board:TicTacToeEnv",
+    paradigm="game",
+    num_envs=64,
+    description="tic-tac-toe, torch-native, from the learner's seats; self-play or --env.seats",
+)

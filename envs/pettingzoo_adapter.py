@@ -5,7 +5,8 @@ in a turn when its own ``agent_selection`` is that player and its game is still 
 the row's action is ignored). Observations are torch tensors ``(N, *obs)``; a Dict observation's
 ``action_mask`` becomes ``action_mask(agent)`` ``(N, A)`` bool and an illegal move is refused
 before it reaches the env. Each round's rewards (summed per player over its turns) are revealed
-after its last turn, with ``terminated`` for the copies whose game ended, which then restart.
+after its last turn, with ``terminated`` for the copies whose game ended, which then restart
+(``observe_final`` keeps their last observations). A player may ``resign`` a copy's game.
 A Parallel env enters through ``pettingzoo.utils.parallel_to_aec``.
 """
 
@@ -86,6 +87,8 @@ class PettingZooGame:
         self.rewards: dict[str, Tensor] = {}
         self.terminated = torch.zeros(num_envs, dtype=torch.bool, device=self.device)
         self.agent_selection = self.possible_agents[0]
+        self._resigned = np.zeros(num_envs, bool)  # (N,): given up, to restart at the round's end
+        self._final: dict[int, dict[str, Any]] = {}  # copy -> raw obs by player, as it ended
 
     def _view(self, agent: str) -> PlayerView:
         obs_space = self.envs[0].observation_space(agent)
@@ -107,17 +110,30 @@ class PettingZooGame:
         for i, env in enumerate(self.envs):
             env.reset(seed=None if seed is None else seed + i, options=options)
         self._round = np.zeros((len(self.possible_agents), self.num_envs), np.float32)
+        self._resigned[:] = False
         self.rewards, self.agent_selection = {}, self.possible_agents[0]
 
-    def _over(self, env: Any) -> bool:
-        return not env.agents or all(env.terminations[a] or env.truncations[a] for a in env.agents)
+    def _over(self, i: int) -> bool:
+        env = self.envs[i]
+        if self._resigned[i] or not env.agents:
+            return True
+        return all(env.terminations[a] or env.truncations[a] for a in env.agents)
 
     def _raw(self, agent: str) -> list[Any]:
         return [env.observe(agent) for env in self.envs]
 
     def observe(self, agent: str) -> Tensor:
         """``(N, *obs)`` float32: each copy's observation for ``agent``."""
+        return self._tensor(self._raw(agent))
+
+    def observe_final(self, agent: str) -> Tensor:
+        """``observe`` as the last round ended: a finished copy's last observation."""
         raw = self._raw(agent)
+        return self._tensor(
+            [self._final[i][agent] if i in self._final else o for i, o in enumerate(raw)]
+        )
+
+    def _tensor(self, raw: list[Any]) -> Tensor:
         obs = np.stack([o["observation"] if self._masked else o for o in raw])
         return torch.as_tensor(obs, dtype=torch.float32, device=self.device)
 
@@ -126,7 +142,7 @@ class PettingZooGame:
         space = self._views[agent].single_action_space
         mask = np.ones((self.num_envs, int(space.n)), bool)
         for i, env in enumerate(self.envs):
-            if not self._acts(env, agent):
+            if not self._acts(i, agent):
                 continue
             if agent != self.agent_selection:
                 mask[i] = False
@@ -134,8 +150,19 @@ class PettingZooGame:
                 mask[i] = env.observe(agent)["action_mask"].astype(bool)
         return torch.as_tensor(mask, device=self.device)
 
-    def _acts(self, env: Any, agent: str) -> bool:
-        return env.agent_selection == agent and not self._over(env)
+    def _acts(self, i: int, agent: str) -> bool:
+        return self.envs[i].agent_selection == agent and not self._over(i)
+
+    def resign(self, rows: Tensor) -> None:
+        """The selected player gives up the games of ``rows`` ``(N,)`` bool still on: -1 to it,
+        the rest shared by the others, revealed at the round's end; its move there is ignored."""
+        players, agent = self.possible_agents, self.agent_selection
+        for i in np.flatnonzero(rows.cpu().numpy()):
+            if self._over(i):
+                continue
+            self._resigned[i] = True
+            for k, p in enumerate(players):
+                self._round[k, i] += -1.0 if p == agent else 1.0 / (len(players) - 1)
 
     def step(self, action: Tensor) -> None:
         """Apply the selected player's ``(N, ...)`` action in the copies where it moves."""
@@ -144,7 +171,7 @@ class PettingZooGame:
         actions = action.detach().cpu().numpy()
         players = self.possible_agents
         for i, env in enumerate(self.envs):
-            if not self._acts(env, agent):
+            if not self._acts(i, agent):
                 continue
             if mask is not None and not mask[i, int(actions[i])]:
                 raise UsageError(
@@ -161,14 +188,19 @@ class PettingZooGame:
         self.agent_selection = players[(turn + 1) % len(players)]
 
     def _end_round(self) -> None:
-        over = np.array([self._over(env) for env in self.envs])
+        over = np.array([self._over(i) for i in range(self.num_envs)])
         self.rewards = {
             p: torch.as_tensor(self._round[k].copy(), device=self.device)
             for k, p in enumerate(self.possible_agents)
         }
         self.terminated = torch.as_tensor(over, device=self.device)
+        self._final = {
+            int(i): {p: self.envs[i].observe(p) for p in self.possible_agents}
+            for i in np.flatnonzero(over)
+        }
         for i in np.flatnonzero(over):
             self.envs[i].reset()
+        self._resigned[:] = False
         self._round[:] = 0.0
 
     def pettingzoo_env(self) -> Any:
@@ -176,5 +208,9 @@ class PettingZooGame:
         return to_aec(self._make_env())
 
     def render_text(self, index: int = 0) -> str:
-        """Copy ``index`` as text where the env renders ``ansi``; its repr otherwise."""
-        return str(getattr(self.envs[index], "board", self.envs[index]))
+        """Copy ``index`` as text: a board of two planes ``(rows, columns, 2)`` (the first
+        player's marks X, the second's O), as ``envs/board.py`` draws it; the env's repr else."""
+        from envs.board import board_text
+
+        obs = self.observe(self.possible_agents[0])[index]
+        return board_text(obs) if obs.dim() == 3 and obs.shape[-1] == 2 else str(self.envs[index])

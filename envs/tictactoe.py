@@ -5,7 +5,8 @@ squares 0..8 row-major, ``player_1`` (X) moves first, observations ``(3, 3, 2)``
 observer's marks then the opponent's, +1/-1 to winner/loser and 0 each on a draw. A round is
 two turns (X then O); rewards of a round are revealed after its last turn, together with
 ``terminated`` (the boards whose game ended in it), and those boards start afresh. A board whose
-game ended on X's move sits out O's turn (its action is ignored). Illegal moves are refused.
+game ended on X's move sits out O's turn (its action is ignored). Illegal moves are refused;
+a player may ``resign`` instead (an illegal move's forfeit in ``envs/board.py``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class TicTacToe:
         self._act_space = gymnasium.spaces.Discrete(9)
         self.lines = LINES.to(self.device)
         self.board = torch.zeros(num_envs, 9, dtype=torch.int8, device=self.device)  # (N, 9)
+        self.final_board = self.board.clone()  # (N, 9): the boards as the last round left them
         self.over = torch.zeros(num_envs, dtype=torch.bool, device=self.device)  # (N,)
         self._round_reward = torch.zeros(2, num_envs, device=self.device)  # (players, N)
         self.rewards: dict[str, Tensor] = {}
@@ -68,8 +70,15 @@ class TicTacToe:
 
     def observe(self, agent: str) -> Tensor:
         """``(N, 3, 3, 2)`` float: ``agent``'s marks, then its opponent's."""
+        return self._planes(self.board, agent)
+
+    def observe_final(self, agent: str) -> Tensor:
+        """``(N, 3, 3, 2)``: ``observe`` as the last round ended (finished boards not restarted)."""
+        return self._planes(self.final_board, agent)
+
+    def _planes(self, board: Tensor, agent: str) -> Tensor:
         me = self.possible_agents.index(agent) + 1
-        planes = torch.stack([self.board == me, self.board == 3 - me], -1)  # (N, 9, 2)
+        planes = torch.stack([board == me, board == 3 - me], -1)  # (N, 9, 2)
         return planes.view(-1, 3, 3, 2).float()
 
     def action_mask(self, agent: str) -> Tensor:
@@ -77,6 +86,15 @@ class TicTacToe:
         if agent != self.agent_selection:
             return torch.zeros(self.num_envs, 9, dtype=torch.bool, device=self.device)
         return (self.board == 0) | self.over[:, None]  # a finished board ignores the move
+
+    def resign(self, rows: Tensor) -> None:
+        """The selected player gives up the games of ``rows`` ``(N,)`` bool still on: -1 to it,
+        +1 to the other, revealed at the round's end like any ending; its move there is ignored."""
+        turn = self.possible_agents.index(self.agent_selection)
+        rows = rows.to(self.device) & ~self.over
+        self._round_reward[turn] -= rows.float()
+        self._round_reward[1 - turn] += rows.float()
+        self.over |= rows
 
     def step(self, action: Tensor) -> None:
         """Mark the selected player's squares ``(N,)``; reveal the round's rewards after O."""
@@ -97,6 +115,7 @@ class TicTacToe:
         if turn == 1:  # the round's end: reveal, then start the finished boards afresh
             self.rewards = dict(zip(self.possible_agents, self._round_reward.clone(), strict=True))
             self.terminated = self.over.clone()
+            self.final_board.copy_(self.board)
             self.board[self.over] = 0
             self.over.zero_()
             self._round_reward.zero_()

@@ -98,6 +98,7 @@ ENV_HOOKS = (
     "config_dict",
     "video_env",
     "frames",
+    "on_start",
 )
 """The optional hooks of an env (``EnvHooks``); the engine asks for them through ``env_hook``."""
 
@@ -119,8 +120,9 @@ class EnvHooks(Protocol):
         ``{"score": ..., "<metric>": ...}`` as 0-d tensors (``score`` higher is better)."""
         ...
 
-    def media(self, agent: Any) -> dict[str, Tensor]:
-        """Images to show at an evaluation, ``{name: (N, C, H, W) in [0, 1]}``."""
+    def media(self, agent: Any) -> dict[str, Tensor | str]:
+        """Images to show at an evaluation, ``{name: (N, C, H, W) in [0, 1]}``, or Markdown
+        text (a board game's boards)."""
         ...
 
     def embedding(self, agent: Any) -> dict[str, Any] | None:
@@ -149,6 +151,11 @@ class EnvHooks(Protocol):
 
     def frames(self, num: int) -> Tensor:
         """The first ``num`` sub-envs drawn now: ``(num, H, W, 3)`` uint8."""
+        ...
+
+    def on_start(self, run: Any) -> None:
+        """The run, before the first reset: an env that plays against its own learner (a board
+        game's past selves, ``envs/board.py``) keeps ``run.agent``."""
         ...
 
 

@@ -244,6 +244,9 @@ def _open(run: Run, resume: str | Path | None) -> None:
     for agent in _agents(run.agent):  # the agent learns the budget from the loop
         if hasattr(agent, "on_start"):
             agent.on_start(run)
+    env_start = env_hook(run.env, "on_start")
+    if env_start is not None:  # an env that plays against its learner (board games' self-play)
+        env_start(run)
     if resume is None:
         run.play.start(seed)
         if run.config.logdir is not None:

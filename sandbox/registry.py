@@ -118,6 +118,9 @@ def closest(name: str, choices: list[str] | Any, n: int = 3) -> str:
 GYM_ADAPTER = "envs.gym_adapter:GymAdapter"
 """Entry point of the adapter that serves every Gymnasium env that is not a sandbox one."""
 
+PETTINGZOO_BOARD = "envs.board:PettingZooEnv"
+"""Entry point of the env that serves a PettingZoo game (``pettingzoo.*``) to one learner."""
+
 
 def _is_gym_id(env_id: str) -> bool:
     """A Gymnasium id with a single-env entry point (``"module:Id"`` imports the module)."""
@@ -165,11 +168,8 @@ def env_class(env_id: str) -> type:
     own = sandbox_id(env_id)
     if own is not None:
         return load_entry_point(ENVS[own].entry_point)
-    if env_id.startswith("pettingzoo."):  # sandbox.make builds it; the loop cannot train it yet
-        raise UsageError(
-            f"sandbox run does not train PettingZoo games yet; got {env_id!r} "
-            f"(`sandbox check {env_id}` checks it, scripts/self_play.py trains tic-tac-toe)"
-        )
+    if env_id.startswith("pettingzoo."):  # a board game, from its learner's seats
+        return load_entry_point(PETTINGZOO_BOARD)
     # the adapter names a "module:Id" import error, and a missing ale-py for ALE/ ids
     if ":" in env_id or env_id.startswith("ALE/") or _is_gym_id(env_id):
         return load_entry_point(GYM_ADAPTER)
@@ -326,9 +326,11 @@ def make(
         (32, (2,))
     """
     if isinstance(env_id, str) and env_id.startswith("pettingzoo."):  # a board game, batched
-        from envs.pettingzoo_adapter import PettingZooGame, env_creator
-
-        return PettingZooGame(env_creator(env_id), num_envs or 1, resolve_device(device))
+        num_envs = GYM_NUM_ENVS if num_envs is None else num_envs
+        _check_num_envs(num_envs)
+        cls = env_class(env_id)
+        build_config(cls.Config, kwargs, f"env {env_id!r}")  # refuse bad options early
+        return cls(env_id, num_envs, device=resolve_device(device), **kwargs)
     own = sandbox_id(env_id) if isinstance(env_id, str) else None
     if own is None:  # any other Gymnasium env
         return _make_gym(env_id, num_envs, device, kwargs)
@@ -434,6 +436,25 @@ def players(env_id: str, spec: str) -> dict[str, str] | None:
     for name in names.values():
         agent_class(name)  # unknown names fail here, with the closest ones
     return {p: names[p] for p in game}
+
+
+def seated(env_id: str, spec: str) -> tuple[str, str] | None:
+    """A board game's ``PLAYER=AGENT,...``: the learning agent's name and the env's ``seats``.
+
+    ``None`` where ``env_id`` seats no learner (not a board game) or ``spec`` names one agent.
+
+    Example:
+        >>> seated("sandbox/TicTacToe-v0", "player_1=ppo,player_2=random")
+        ('ppo', 'player_1=learner,player_2=random')
+        >>> seated("sandbox/TicTacToe-v0", "ppo") is None
+        True
+    """
+    parse = getattr(env_class(env_id), "learner_from_players", None)
+    if parse is None or "=" not in spec:
+        return None
+    name, seats = parse(spec)
+    agent_class(name)  # an unknown name fails here, with the closest ones
+    return name, seats
 
 
 def make_players(env: Any, options: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Agent]:

@@ -105,7 +105,8 @@ def run_checks(env: Any, single_env: Callable[[], Env] | None = None) -> list[Ch
     A vector env gets ``env_checks`` and, given ``single_env`` (the same env with
     ``num_envs=1``), Gymnasium's own ``check_env`` on its single-env NumPy view. A turn-based
     game gets ``sandbox.multi.check_game`` and, where it offers ``pettingzoo_env()``,
-    PettingZoo's own ``api_test``.
+    PettingZoo's own ``api_test``; a board game served to one learner (``envs/board.py``) gets
+    the vector env's checks and its game's (``make_game``).
 
     Example:
         >>> import sandbox
@@ -134,6 +135,11 @@ def run_checks(env: Any, single_env: Callable[[], Env] | None = None) -> list[Ch
                     lambda: _gymnasium_check(single_env()),
                 )
             )
+        if hasattr(env, "make_game"):  # a board game from its learner's seats: the game too
+            checks.append(("board game contract", lambda: check_game(env.make_game(4))))
+        if hasattr(env, "pettingzoo_env"):
+            pettingzoo = env.pettingzoo_env
+            checks.append(("PettingZoo api_test", lambda: _pettingzoo_check(pettingzoo())))
     rows = []
     for name, check in checks:
         try:

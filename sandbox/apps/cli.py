@@ -248,6 +248,10 @@ def cmd_run(args: list[str]) -> int:
             "`sandbox run sandbox/LinReg-v0 gradient`; `sandbox list` shows both"
         )
     env_id, agent_name = positional
+    seated = registry.seated(env_id, agent_name)
+    if seated is not None:  # a board game's PLAYER=AGENT,...: one learner, the env seats the rest
+        agent_name, seats = seated
+        args = ["--env.seats", seats, *args]
     env_config = registry.env_config_class(env_id)
     players = registry.players(env_id, agent_name)
     agent_cls = None if players else registry.agent_class(agent_name)
