@@ -314,11 +314,14 @@ class Logger:
         return {"train/grad_norm": float(torch.stack(norms).norm())} if norms else {}
 
     def media(self, env: Any, agent: Any, step: int, projector: bool = False) -> None:
-        """An eval env's images (``media``); with ``projector``, its embedding for the projector."""
+        """An eval env's images or text (``media``); with ``projector``, its embedding."""
         with torch.inference_mode():
             if env_hook(env, "media") is not None:
-                for name, images in env.media(agent).items():
-                    self.images(f"media/{name}", images, step)
+                for name, media in env.media(agent).items():
+                    if isinstance(media, str):  # Markdown, e.g. a board game's boards
+                        self.writer.add_text(f"media/{name}", media, global_step=step)
+                    else:
+                        self.images(f"media/{name}", media, step)
             if projector and env_hook(env, "embedding") is not None:
                 embedding = env.embedding(agent)
                 if embedding is not None:
