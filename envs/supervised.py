@@ -33,7 +33,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
-from envs import representation, wrappers
+from envs import augment, representation, wrappers
 from envs.feedback import (  # noqa: F401  the rewards, importable from here as before
     FEEDBACK,
     binary_cross_entropy_reward,
@@ -72,10 +72,9 @@ class SupervisedConfig:
     """Std of Gaussian noise added once to the (standardized) training features."""
     imbalance: float = 1.0
     """Long-tailed train split: class c keeps imbalance**(c/(C-1)) of its samples (1: as is)."""
-    augment_shift: int = 0
-    """Images: shift each training image by up to this many pixels, drawn per sample per batch."""
-    augment_flip: bool = False
-    """Images: mirror each training image left-right with probability 1/2, per sample per batch."""
+    augment: str = ""
+    """Images: augment each training batch, per sample, e.g. 'crop:4,flip,rotate:10,jitter:0.2'
+    (envs/augment.py); from Python also any callable on (N, C, H, W) images in [0, 1]."""
 
     def __post_init__(self) -> None:
         if self.feedback not in FEEDBACK:
@@ -88,11 +87,9 @@ class SupervisedConfig:
                 "val_fraction + test_fraction must leave a train split, got "
                 f"{self.val_fraction} + {self.test_fraction}"
             )
-        if self.feature_noise < 0 or self.augment_shift < 0:
-            raise ValueError(
-                "feature_noise and augment_shift must be >= 0, "
-                f"got {self.feature_noise} and {self.augment_shift}"
-            )
+        if self.feature_noise < 0:
+            raise ValueError(f"feature_noise must be >= 0, got {self.feature_noise}")
+        augment.pipeline(self.augment)  # a bad transform name or value: one line, now
         if not 0 < self.imbalance <= 1:
             raise ValueError(f"imbalance must be in (0, 1], got {self.imbalance}")
 
@@ -153,11 +150,7 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         self._data = self._standardize(X, y)  # the full dataset on the CPU; splits go to device
         self._reward_fn, action_space = reward_and_action_space(y, self.num_classes, cfg.feedback)
         self._detach = self.feedback == "label"
-        self._augment = (
-            wrappers.Augment(cfg.augment_shift, cfg.augment_flip)
-            if cfg.augment_shift or cfg.augment_flip
-            else None
-        )
+        self._augment = augment.pipeline(cfg.augment)
         self.single_observation_space = spaces.Box(-np.inf, np.inf, tuple(X.shape[1:]), np.float32)
         self.single_action_space = action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
@@ -175,9 +168,9 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
                 "bandit feedback, label_noise and imbalance need class labels (integer y), "
                 "but this dataset is a regression (float y)"
             )
-        if (cfg.augment_shift or cfg.augment_flip) and X.ndim != 4:
+        if cfg.augment and X.ndim != 4:
             raise UsageError(
-                f"augment_* needs images (n, C, H, W), got features of shape {tuple(X.shape)}"
+                f"augment needs images (n, C, H, W), got features of shape {tuple(X.shape)}"
             )
 
     def _standardize(self, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -188,6 +181,8 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         """
         train = self._parts["train"]
         self._stats = feature_stats(X[train]) if self.options.standardize else None
+        if self.options.augment:  # the pixels' range, which augmentation maps to [0, 1]
+            self._pixel_range = float(X[train].amin()), float(X[train].amax())
         if self.options.standardize and self.task == "regression":
             y = (y - y[train].mean(0)) / y[train].std(0).clamp_min(1e-8)
         return X, y
@@ -208,6 +203,22 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         self.split = split
         self.X, self.y = self.sampler.tensors  # (n, *feature_shape), (n, *target_shape)
         self._augment_generator = torch.Generator(self.device)
+        if self._augment is not None:
+            self._unit = self._unit_map()
+
+    def _unit_map(self) -> tuple[Tensor, Tensor]:
+        """``(a, b)``, each ``(C, 1, 1)`` on the device: ``X * a + b`` is the pixels of ``X``
+        scaled to [0, 1] by the train split's range (0 is its black), as augmentation sees them."""
+        low, high = self._pixel_range
+        mean, std = self._stats if self._stats is not None else (torch.zeros(1), torch.ones(1))
+        a = std / max(high - low, 1e-8)
+        b = (mean - low) / max(high - low, 1e-8)
+        return a.view(-1, 1, 1).to(self.device), b.view(-1, 1, 1).to(self.device)
+
+    def augmented(self, X: Tensor, generator: torch.Generator) -> Tensor:
+        """``X`` ``(N, C, H, W)`` as the pipeline transforms it, in the env's units."""
+        a, b = self._unit
+        return (self._augment(X * a + b, generator) - b) / a
 
     def _corrupt(self, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """The garbage-in options, on the train split only, fixed by ``data_seed``."""
@@ -271,7 +282,7 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
     def _next_batch(self) -> Tensor:
         self._obs, self._y = self.sampler.next_batch()  # (N, *feature_shape), (N, *target)
         if self._augment is not None and self.split == "train":
-            self._obs = self._augment(self._obs, self._augment_generator)
+            self._obs = self.augmented(self._obs, self._augment_generator)
         return self._obs
 
     @property
@@ -332,9 +343,10 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         """Images for TensorBoard: with augmentation on, 16 images as training shows them; for
         an agent with a conv net, each conv layer's feature maps of the first image."""
         images = {}
-        if self._augment is not None:
-            X = self._augment(self.X[:16], torch.Generator(self.device).manual_seed(0))
-            images["augmented"] = representation.unit_range(X)  # (16, C, H, W)
+        if self._augment is not None:  # as the pipeline leaves them: in [0, 1], black 0
+            a, b = self._unit
+            X = self._augment(self.X[:16] * a + b, torch.Generator(self.device).manual_seed(0))
+            images["augmented"] = X.clamp(0, 1)  # (16, C, H, W)
         if self.X.dim() == 4:
             images.update(representation.agent_feature_maps(agent, self.X[0]))
         return images
@@ -367,7 +379,10 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
 
     def config_dict(self) -> dict[str, Any]:
         """The env's options, for the run's config table and checkpoint."""
-        return dataclasses.asdict(getattr(self, "config", self.options))
+        options = dataclasses.asdict(getattr(self, "config", self.options))
+        if self._augment is not None:  # a callable is stored by name (checkpoints hold no code)
+            options["augment"] = self._augment.spec
+        return options
 
 
 def _split(num_samples: int, num_test: int, cfg: SupervisedConfig) -> dict[str, Tensor]:

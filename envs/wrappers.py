@@ -1,15 +1,12 @@
-"""Data-centric lessons: garbage in (label noise, feature noise, class imbalance) and augmentation.
+"""Data-centric lessons: garbage in (label noise, feature noise, class imbalance).
 
-Each is an option of every dataset env (``--env.label-noise 0.4``, ``--env.augment-shift 1``),
+Each is an option of every dataset env (``--env.label-noise 0.4``, ``--env.imbalance 0.1``),
 applied by ``SupervisedEnv`` to its train split only, so the held-out splits stay clean and
 measure the harm (or the help). They are options rather than Gymnasium wrappers because
 they act on the labels, which only the env holds, and because a wrapper would hide the env's
 ``eval_env``/``score``/``state_dict`` from the loop. The functions here are the math: batched
-tensor operations, no per-sample Python loop.
-
-Augmentation draws its randomness per sample: ``torchvision.transforms.v2`` applied to an
-``(N, C, H, W)`` batch draws ONE parameter set for the whole batch (pytorch/vision#2929), so
-every image would move the same way. Shifts and flips are done here by index arithmetic.
+tensor operations, no per-sample Python loop. Augmentation, the help side, is
+``envs/augment.py``.
 """
 
 from __future__ import annotations
@@ -70,55 +67,3 @@ def imbalance_indices(
     one_hot = F.one_hot(y_ord, num_classes)  # (n, C)
     rank = (one_hot.cumsum(0) * one_hot).sum(1) - 1  # (n,) rank of each sample within its class
     return order[rank < quota[y_ord]].sort().values
-
-
-def random_shift(X: Tensor, max_shift: int, generator: torch.Generator) -> Tensor:
-    """Shift each image of ``(N, C, H, W)`` by its own ``(dy, dx)`` in ``[-max_shift, max_shift]``.
-
-    A random crop of an edge-padded image, done by gathering shifted row and column indices;
-    the edge pixels repeat into the gap (background, for digits).
-
-    Example:
-        >>> X = torch.arange(4.0).reshape(1, 1, 2, 2)
-        >>> g = torch.Generator().manual_seed(1)
-        >>> [random_shift(X, 1, g).flatten().tolist() for _ in range(2)]  # (0, 1), (-1, 1)
-        [[1.0, 1.0, 3.0, 3.0], [1.0, 1.0, 1.0, 1.0]]
-    """
-    N, C, H, W = X.shape
-    d = torch.randint(-max_shift, max_shift + 1, (2, N, 1), generator=generator, device=X.device)
-    rows = (torch.arange(H, device=X.device) + d[0]).clamp_(0, H - 1)  # (N, H)
-    cols = (torch.arange(W, device=X.device) + d[1]).clamp_(0, W - 1)  # (N, W)
-    X = X.gather(2, rows[:, None, :, None].expand(N, C, H, W))
-    return X.gather(3, cols[:, None, None, :].expand(N, C, H, W))
-
-
-def random_flip(X: Tensor, generator: torch.Generator) -> Tensor:
-    """Mirror each image of ``(N, C, H, W)`` left-right with probability 1/2, independently.
-
-    Example:
-        >>> X = torch.tensor([[[[0.0, 1.0]]]]).repeat(4, 1, 1, 1)
-        >>> random_flip(X, torch.Generator().manual_seed(0))[:, 0, 0, 0].tolist()
-        [1.0, 0.0, 1.0, 1.0]
-    """
-    flip = torch.rand(len(X), generator=generator, device=X.device) < 0.5  # (N,)
-    return torch.where(flip[:, None, None, None], X.flip(-1), X)
-
-
-class Augment:
-    """Per-sample random shifts and flips of a batch of images, on its device.
-
-    Args:
-        shift: largest shift in pixels (0: none).
-        flip: mirror left-right with probability 1/2.
-    """
-
-    def __init__(self, shift: int = 0, flip: bool = False) -> None:
-        self.shift, self.flip = shift, flip
-
-    def __call__(self, X: Tensor, generator: torch.Generator) -> Tensor:
-        """Augment ``X`` ``(N, C, H, W)``; a new draw per sample and per call."""
-        if self.shift:
-            X = random_shift(X, self.shift, generator)
-        if self.flip:
-            X = random_flip(X, generator)
-        return X

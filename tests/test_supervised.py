@@ -251,7 +251,7 @@ def test_nan_in_an_action_is_refused():
         (np.zeros((10, 2)), np.arange(10) % 2, {"num_classes": 1}, "num_classes >= 2"),
         (np.zeros((10, 2)), np.arange(10) - 1, {}, "got labels from -1 to 8"),
         (np.zeros((10, 2)), np.zeros(10), {"feedback": "bandit"}, "need class labels"),
-        (np.zeros((10, 2)), np.arange(10) % 2, {"augment_shift": 1}, "needs images"),
+        (np.zeros((10, 2)), np.arange(10) % 2, {"augment": "flip"}, "augment needs images"),
         (np.zeros((10, 2)), np.arange(10) % 2, {"feedbak": "label"}, "did you mean feedback"),
     ],
 )
@@ -338,11 +338,11 @@ def test_imbalance_makes_the_train_split_long_tailed():
 
 
 def test_augmentation_draws_per_sample_and_leaves_eval_clean():
-    env = sandbox.make("sandbox/Digits-v0", num_envs=256, augment_shift=2, augment_flip=True)
+    env = sandbox.make("sandbox/Digits-v0", num_envs=256, augment="flip")
     env.reset(seed=0)
     clean = env.X[env._idx]
     moved = (env._obs != clean).flatten(1).any(1)  # (256,)
-    assert 0.5 < float(moved.float().mean()) < 1.0  # some samples moved, not all: per sample
+    assert 0.35 < float(moved.float().mean()) < 0.65  # about half mirrored: per sample
     eval_env = env.eval_env()
     eval_env.reset(seed=0)
     assert torch.equal(eval_env._obs, eval_env.X[eval_env._idx])
@@ -352,7 +352,7 @@ def test_augmented_images_are_logged_as_media(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     sandbox.seed_everything(0)
-    env = sandbox.make("sandbox/Digits-v0", num_envs=64, augment_shift=1)
+    env = sandbox.make("sandbox/Digits-v0", num_envs=64, augment="crop:1")
     agent = sandbox.make_agent("gradient", env, model="mlp", lr=0.1)
     result = sandbox.train(env, agent, 640, seed=0, logdir=tmp_path, progress=False)
     acc = EventAccumulator(str(result.run_dir))
@@ -362,26 +362,28 @@ def test_augmented_images_are_logged_as_media(tmp_path):
 
 
 def test_exact_resume_with_augmentation():
+    pipeline = "crop:1,flip,rotate:10,jitter:0.2"
+
     def rollout(env, obs, steps=5):
         out = [obs]
         for _ in range(steps):
             out.append(env.step(torch.zeros(8, 10))[0])
         return torch.stack(out)
 
-    env = sandbox.make("sandbox/Digits-v0", num_envs=8, augment_shift=1)
+    env = sandbox.make("sandbox/Digits-v0", num_envs=8, augment=pipeline)
     obs, _ = env.reset(seed=3)
     for _ in range(200):  # past an epoch boundary
         obs = env.step(torch.zeros(8, 10))[0]
     state = {k: v.clone() if torch.is_tensor(v) else v for k, v in env.state_dict().items()}
     expected = rollout(env, obs)
-    fresh = sandbox.make("sandbox/Digits-v0", num_envs=8, augment_shift=1)
+    fresh = sandbox.make("sandbox/Digits-v0", num_envs=8, augment=pipeline)
     assert torch.equal(rollout(fresh, fresh.load_state_dict(state)), expected)
 
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_dataset_env_tensors_live_on_the_env_device(device, tmp_path):
     env = sandbox.make("sandbox/MNIST-v0", num_envs=8, device=device,
-                       data_root=str(fake_mnist(tmp_path)), augment_shift=2)  # fmt: skip
+                       data_root=str(fake_mnist(tmp_path)), augment="crop:2,rotate:10")  # fmt: skip
     obs, _ = env.reset(seed=0)
     obs2, reward, terminated, _, info = env.step(torch.zeros(8, 10, device=device))
     for t in (obs, obs2, reward, terminated, info["final_obs"], env.X, env.y):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from tests import conftest
@@ -54,12 +55,17 @@ def test_garbage_in_label_noise_costs_accuracy(capsys):
     assert "accuracy falls as the noise grows: yes" in out
 
 
-def test_augmentation_buys_shift_invariance(capsys):
+@pytest.mark.slow
+def test_augmentation_buys_the_invariance_it_names_and_flips_cost(capsys):
     rows, out = run_script("augmentation", capsys)
-    assert rows["augmented"]["shifted"] - rows["plain"]["shifted"] > 0.1
-    assert abs(rows["augmented"]["clean"] - rows["plain"]["clean"]) < 0.03
-    assert "raises shifted-test accuracy" in out and ": yes (> 10)" in out
-    assert "clean-test accuracy within 3 points: yes" in out
+    none, right, wrong = rows["none"], rows["shift+rotate"], rows["shift+flip"]
+    assert right["moved"] - none["moved"] > 0.2  # reads shifted, rotated digits
+    assert abs(right["clean"] - none["clean"]) < 0.03  # and the clean ones as before
+    assert none["clean"] - wrong["clean"] > 0.03  # mirrored digits teach the wrong thing
+    assert "raises accuracy on moved test digits" in out and ": yes (> 20)" in out
+    assert "within" in out and ": yes (< 3)" in out
+    assert "shift+flip costs clean-test accuracy" in out and ": yes (> 3)" in out
+    assert "no (" not in out
 
 
 def test_every_script_runs_as_a_command_with_a_tiny_budget(tmp_path):
