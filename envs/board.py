@@ -82,40 +82,48 @@ def parse_seats(seats: str, players: list[str], game: str) -> dict[str, str]:
     given: dict[str, str] = {}
     for part in seats.split(","):
         seat, sep, kind = part.strip().partition("=")
-        if not sep or seat not in players:
-            raise UsageError(
-                f"{game} has the seats {', '.join(players)}: expected PLAYER=KIND for each, "
-                f"got {part.strip()!r}"
-            )
+        if not sep:
+            raise UsageError(f"expected PLAYER=KIND for each seat of {game}, got {part!r}")
+        if seat not in players:
+            raise UsageError(f"{game} has the seats {', '.join(players)}; got {seat!r}")
         if kind not in KINDS:
             raise UsageError(f"seat {seat}: expected one of {', '.join(KINDS)}, got {kind!r}")
         given[seat] = kind
     if set(given) != set(players):
         raise UsageError(
-            f"{game} has the seats {', '.join(players)}: name each once, got {seats!r}"
+            f"{game} has the seats {', '.join(players)}: name each once, got {', '.join(given)}"
         )
     if "learner" not in given.values():
         raise UsageError(f"seats {seats!r}: leave at least one seat to the learner")
     return {p: given[p] for p in players}
 
 
-def learner_from_players(spec: str, is_opponent: Callable[[str], bool] | None = None) -> tuple:
+def learner_from_players(spec: str, agents: list[str]) -> tuple[str, str]:
     """The positional ``PLAYER=AGENT,...`` of ``sandbox run``: ``(agent name, seats option)``.
 
-    A seat naming an agent is the learner's (one agent learns: the same name in several seats
-    is self-play); ``random``, ``scripted`` and ``self`` name opponents.
+    A seat naming an agent (one of ``agents``, or ``module:Class``) is the learner's: one
+    agent learns, and the same name in several seats is self-play; ``random``, ``scripted``
+    and ``self`` name opponents.
 
     Example:
-        >>> learner_from_players("player_1=ppo,player_2=random")
+        >>> learner_from_players("player_1=ppo,player_2=random", ["ppo", "dqn"])
         ('ppo', 'player_1=learner,player_2=random')
     """
-    opponent = is_opponent or (lambda name: name in KINDS[1:])
     learners, seats = [], []
     for part in spec.split(","):
-        seat, _, name = part.strip().partition("=")
-        if not opponent(name):
-            learners.append(name)
-        seats.append(f"{seat}={name if opponent(name) else 'learner'}")
+        seat, sep, name = part.strip().partition("=")
+        if not sep:
+            raise UsageError(f"expected PLAYER=AGENT for each seat, got {part!r} in {spec!r}")
+        if name in KINDS[1:]:
+            seats.append(f"{seat}={name}")
+            continue
+        if name not in agents and ":" not in name:
+            raise UsageError(
+                f"seat {seat}: expected an agent ({', '.join(agents)}) or an opponent "
+                f"(random, scripted, self), got {name!r}"
+            )
+        learners.append(name)
+        seats.append(f"{seat}=learner")
     names = sorted(set(learners))
     if len(names) != 1:
         raise UsageError(

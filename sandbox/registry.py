@@ -452,8 +452,8 @@ def seated(env_id: str, spec: str) -> tuple[str, str] | None:
     parse = getattr(env_class(env_id), "learner_from_players", None)
     if parse is None or "=" not in spec:
         return None
-    name, seats = parse(spec)
-    agent_class(name)  # an unknown name fails here, with the closest ones
+    name, seats = parse(spec, sorted(AGENTS))
+    agent_class(name)  # a user's module:Class that is not an agent fails here
     return name, seats
 
 

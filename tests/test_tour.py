@@ -14,6 +14,7 @@ PARADIGM_TAGS = {  # beyond reward/mean, eval/score and time/fps, which every ru
     "classification as a bandit": {"eval/accuracy", "train/policy_gradient_loss"},
     "clustering": {"eval/ari", "eval/nmi", "eval/inertia", "train/inertia"},
     "GAN game": {"eval/frechet", "train/generator_loss", "train/discriminator_loss"},
+    "board game": {"eval/win_rate_vs_random", "eval/loss_rate_vs_scripted", "rollout/ep_rew_mean"},
     "reinforcement learning": {"rollout/ep_rew_mean", "rollout/ep_len_mean", "eval/mean_reward"},
 }
 

@@ -63,6 +63,13 @@ TOUR: list[Stop] = [
     Stop("clustering", "sandbox/DigitsClusters-v0", "kmeans", "-distance² to its cluster", "ari"),
     Stop("GAN game", "sandbox/DigitsGAN-v0", "gan", "the other player's judgement", "frechet"),
     Stop(
+        "board game",
+        "sandbox/TicTacToe-v0",
+        "ppo",
+        "win, draw or loss vs past selves",
+        "win_rate_vs_random",
+    ),
+    Stop(
         "reinforcement learning",
         "sandbox/CartPole-v1",
         "ppo",
