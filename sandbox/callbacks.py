@@ -117,6 +117,8 @@ class LogMetrics(Callback):
 class Evaluate(Callback):
     """``eval/*`` on the held-out env every ``eval_every`` samples and at the end of the budget.
 
+    A dataset's train split is scored too (``eval/train_score``, ``eval/generalization_gap``).
+
     Episodes are reset from one seed derived from the run's, at every evaluation: the same
     seed gives the same ``eval/*`` on the same device, and a resumed run needs no eval state.
     """
@@ -133,7 +135,12 @@ class Evaluate(Callback):
         seed = eval_seed(run.config.seed, self.eval_env.num_envs)
         video: list[Tensor] | None = [] if run.config.capture_video else None
         figures = evaluate(
-            self.eval_env, run.agent, num_episodes=run.config.eval_episodes, seed=seed, video=video
+            self.eval_env,
+            run.agent,
+            num_episodes=run.config.eval_episodes,
+            seed=seed,
+            video=video,
+            train_env=run.env,  # a dataset also scores its train split: the generalization gap
         )
         run.final = run.log(read_figures(figures))
         if run.logger is not None and video:

@@ -1,7 +1,9 @@
 """Evaluation: the headline figures of an agent acting deterministically (DESIGN §5 ``eval/*``).
 
 A dataset (or game) scores a policy itself, passing over its held-out split exactly once;
-any other env is played for a number of episodes, counted from ``info["episode"]``.
+any other env is played for a number of episodes, counted from ``info["episode"]``. Given the
+training env as well, a dataset scores the same policy on what it learnt from: the gap between
+the two is how much of the training score does not carry over (d2l §3.6).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def evaluate(
     num_episodes: int = 10,
     seed: int | None = None,
     video: list[Tensor] | None = None,
+    train_env: Env | None = None,
 ) -> dict[str, Tensor]:
     """The env's headline figures for ``agent`` acting deterministically (no learning).
 
@@ -43,21 +46,29 @@ def evaluate(
         seed: reset seed of the evaluation episodes.
         video: a list to append frames to (``(H, W, 3)`` uint8, the first sub-envs side by
             side, from the env's ``frames`` hook), for envs with episodes.
+        train_env: the env the agent trains on; where both it and ``env`` score a policy
+            (datasets), it is scored too, as ``eval/train_score`` and
+            ``eval/generalization_gap`` (train score minus held-out score).
 
     Returns:
         ``{"eval/score": ..., "eval/<metric>": ...}`` as 0-d tensors on the env's device.
 
     Example:
         >>> import sandbox
-        >>> env = sandbox.make("sandbox/LinReg-v0").eval_env()
-        >>> sorted(evaluate(env, sandbox.make_agent("gradient", env)))
-        ['eval/mse', 'eval/r2', 'eval/score']
+        >>> train = sandbox.make("sandbox/LinReg-v0")
+        >>> agent = sandbox.make_agent("gradient", train)
+        >>> sorted(evaluate(train.eval_env(), agent, train_env=train))
+        ['eval/generalization_gap', 'eval/mse', 'eval/r2', 'eval/score', 'eval/train_score']
     """
     with torch.inference_mode():
         if isinstance(agent, Mapping):
             figures = env.score({p: _deterministic(a) for p, a in agent.items()})
         elif env_hook(env, "score") is not None:
             figures = env.score(_deterministic(agent))
+            if train_env is not None and env_hook(train_env, "score") is not None:
+                train_score = train_env.score(_deterministic(agent))["score"]
+                figures["train_score"] = train_score
+                figures["generalization_gap"] = train_score - figures["score"]
         else:
             figures = _play_episodes(env, agent, num_episodes, seed, video)
     return {f"eval/{name}": value for name, value in figures.items()}

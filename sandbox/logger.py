@@ -31,6 +31,10 @@ CUSTOM_SCALARS = {
         "eval/score: every paradigm's headline figure": ["Multiline", [r"^eval/score$"]],
         "reward/mean": ["Multiline", [r"^reward/mean$"]],
         "time/fps": ["Multiline", [r"^time/fps$"]],
+        "eval/generalization_gap: train minus held-out score (datasets)": [
+            "Multiline",
+            [r"^eval/generalization_gap$"],
+        ],
     }
 }
 """The Custom Scalars tab: one chart per shared tag, every run on it."""

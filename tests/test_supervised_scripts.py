@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tests import conftest
-from tests.conftest import SCRIPTS
+from tests.conftest import SCRIPTS, read_scalars
 
 
 def run_script(name, capsys, *args):
@@ -45,6 +45,28 @@ def test_overfitting_dropout_and_weight_decay_narrow_the_gap(capsys):
             gap = rows[name][f"train_{metric}"] - rows[name][f"val_{metric}"]
             assert gap < plain[f"train_{metric}"] - plain[f"val_{metric}"] - 0.03, (name, metric)
         assert f"{name} narrows the train-val gap (accuracy and reward): yes" in out
+
+
+def test_overfitting_runs_log_the_gap_curve_widest_without_dropout(capsys, tmp_path):
+    rows, _ = conftest.run_script("overfitting", capsys, "--logdir", str(tmp_path))
+    curves = {name: read_scalars(row["run_dir"]) for name, row in rows.items()}
+    for name, scalars in curves.items():
+        gap, train, val = (
+            scalars[f"eval/{t}"] for t in ("generalization_gap", "train_score", "score")
+        )
+        assert len(gap) == 50  # an evaluation every 2 of the 100 epochs
+        assert all(
+            abs(g - (tr - v)) < 1e-6
+            for (_, g), (_, tr), (_, v) in zip(gap, train, val, strict=True)
+        )
+        final = rows[name]["train_accuracy"] - rows[name]["val_accuracy"]
+        assert abs(gap[-1][1] - final) < 1e-6, name  # the table's accuracy gap, logged
+    plain, dropout = (
+        curves["plain"]["eval/generalization_gap"],
+        curves["dropout 0.5"]["eval/generalization_gap"],
+    )
+    assert plain[-1][1] > dropout[-1][1] + 0.03  # seed 0: 0.21 vs 0.13
+    assert plain[-1][1] > plain[0][1]  # the gap opened as the big MLP memorised
 
 
 def test_garbage_in_label_noise_costs_accuracy(capsys):

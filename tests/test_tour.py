@@ -10,7 +10,12 @@ from tests.conftest import read_scalars, tensorboard_server
 
 PARADIGM_TAGS = {  # beyond reward/mean, eval/score and time/fps, which every run holds
     "regression": {"eval/r2", "train/loss"},
-    "classification": {"eval/accuracy", "train/loss"},
+    "classification": {
+        "eval/accuracy",
+        "eval/train_score",
+        "eval/generalization_gap",
+        "train/loss",
+    },
     "classification as a bandit": {"eval/accuracy", "train/policy_gradient_loss"},
     "clustering": {"eval/ari", "eval/nmi", "eval/inertia", "train/inertia"},
     "GAN game": {"eval/frechet", "train/generator_loss", "train/discriminator_loss"},
@@ -46,6 +51,7 @@ def test_tour_prints_one_row_per_paradigm_and_the_tensorboard_line(tour):
     for stop in TOUR:
         row = next(ln for ln in lines if ln.startswith(stop.paradigm + " "))
         assert stop.env_id in row and stop.revealed in row and stop.metric in row
+        assert (", gap " in row) == stop.gap  # the classification row: train minus test
     assert f"tensorboard --logdir {root}" in out
 
 

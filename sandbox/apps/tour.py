@@ -44,6 +44,8 @@ class Stop:
     """What the agent learns from, in a few words."""
     metric: str
     """The ``eval/<metric>`` shown as the headline (``eval/score`` is its higher-is-better form)."""
+    gap: bool = False
+    """Show ``eval/generalization_gap`` (train minus test score) beside the headline."""
 
     @property
     def preset(self) -> presets.Preset:
@@ -56,7 +58,9 @@ class Stop:
 
 TOUR: list[Stop] = [
     Stop("regression", "sandbox/LinReg-v0", "gradient", "the loss's gradient", "r2"),
-    Stop("classification", "sandbox/Digits-v0", "gradient", "the loss's gradient", "accuracy"),
+    Stop(
+        "classification", "sandbox/Digits-v0", "gradient", "the loss's gradient", "accuracy", True
+    ),
     Stop(
         "classification as a bandit", "sandbox/Digits-v0", "ppo", "1 if right, else 0", "accuracy"
     ),
@@ -178,6 +182,10 @@ def table(visits: list[Visit]) -> str:
     for group in by_stop.values():
         stop, n = group[0].stop, len(group)
         values = [v.result.metrics.get(f"eval/{stop.metric}", math.nan) for v in group]
+        headline = _headline(stop.metric, values)
+        if stop.gap:  # how much of the train score does not carry over to the test split
+            gaps = [v.result.metrics.get("eval/generalization_gap", math.nan) for v in group]
+            headline += ", " + _headline("gap", gaps)
         rows.append(
             [
                 stop.paradigm,
@@ -187,7 +195,7 @@ def table(visits: list[Visit]) -> str:
                 f"{group[0].result.samples:,}",
                 f"{sum(v.wall_time for v in group) / n:.1f} s",
                 f"{sum(v.result.samples_per_s for v in group) / n:,.0f}",
-                _headline(stop.metric, values),
+                headline,
             ]
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
