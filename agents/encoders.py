@@ -5,8 +5,10 @@ to features ``(B, out_features)``, which the agents' MLP heads take:
 flat Box → flatten; image Box (uint8, 2-D or 3-D) → a CNN on pixels scaled to [0, 1] (the
 Nature-DQN CNN, Mnih et al. 2015, for images of 36 px and more; two 3x3 convolutions for
 smaller ones such as Catch's 10x5); Discrete → one-hot; MultiDiscrete → one-hot per part,
-concatenated; MultiBinary → its bits as floats. A user may pass their own module instead:
-anything with an ``out_features`` attribute.
+concatenated; MultiBinary → its bits as floats; a Dict or Tuple space (``Flattened``: its
+parts travel as one flat vector, ``sandbox/spaces.py``) → one encoder per part, their features
+concatenated (Stable-Baselines3's ``MultiInputPolicy``). A user may pass their own module
+instead: anything with an ``out_features`` attribute.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from sandbox.errors import UsageError
+from sandbox.spaces import Flattened
 
 IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA; a frame stack of 4 greys is also 4
 
@@ -69,7 +72,7 @@ class OneHot(nn.Module):
         if isinstance(space, spaces.Discrete):
             nvec, start = np.array([space.n]), np.array([space.start])
         else:
-            nvec, start = space.nvec.reshape(-1), np.zeros(space.nvec.size, dtype=np.int64)
+            nvec, start = space.nvec.reshape(-1), np.asarray(space.start).reshape(-1)
         self.sizes = [int(n) for n in nvec]
         self.register_buffer("start", torch.as_tensor(start, dtype=torch.long))
         self.out_features = sum(self.sizes)
@@ -121,9 +124,37 @@ class ImageCNN(nn.Module):
         return self.linear(self.convs(x))  # (B, 512)
 
 
+class MultiInput(nn.Module):
+    """A ``Flattened`` Dict or Tuple: ``(B, D)`` -> each part's encoder on its own slice,
+    features concatenated ``(B, sum of out_features)``.
+
+    Every part is encoded, a Dict's ``action_mask`` too (it tells the value what is legal; the
+    policy also applies it to its logits, ``agents/policies.py``).
+    """
+
+    def __init__(self, space: Flattened, layout: str = "auto") -> None:
+        super().__init__()
+        self.space = space
+        self.keys = list(space.parts)
+        self.encoders = nn.ModuleList(encoder_for(leaf, layout) for leaf, _ in space.parts.values())
+        self.out_features = sum(int(e.out_features) for e in self.encoders)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        parts = self.space.split(obs)  # {key: (B, *part shape)}
+        feats = [enc(parts[k]) for k, enc in zip(self.keys, self.encoders, strict=True)]
+        return torch.cat(feats, dim=-1)  # (B, out_features)
+
+
 def encoder_for(space: spaces.Space, layout: str = "auto") -> nn.Module:
     """The encoder of ``space`` (see the module docstring); a ``UsageError`` naming a space
     no encoder takes, and the way around it."""
+    if isinstance(space, Flattened):  # before Box: it is one
+        return MultiInput(space, layout)
+    if isinstance(space, spaces.Dict | spaces.Tuple):  # a torch-native env's own Dict
+        raise UsageError(
+            f"the observation space {space} must travel as one flat tensor: make the env's "
+            "observation space sandbox.spaces.Flattened(space), its observations flat vectors"
+        )
     if is_image(space):
         return ImageCNN(space, layout)
     if isinstance(space, spaces.Box | spaces.MultiBinary):
@@ -139,4 +170,6 @@ def encoder_for(space: spaces.Space, layout: str = "auto") -> nn.Module:
 
 def is_flat(space: spaces.Space) -> bool:
     """A float Box: the agents' plain MLP takes it as it is (its state-dict keys unchanged)."""
-    return isinstance(space, spaces.Box) and not is_image(space)
+    return (
+        isinstance(space, spaces.Box) and not is_image(space) and not isinstance(space, Flattened)
+    )

@@ -1,7 +1,8 @@
 """Networks of the RL agents: an actor-critic (REINFORCE, PPO) and a Q-network (DQN).
 
 The distributions are written out (a log-softmax per categorical head for Discrete,
-MultiDiscrete and MultiBinary, logits of masked-out actions at the lowest float; a diagonal
+MultiDiscrete and MultiBinary, logits of masked-out actions at the lowest float, the mask
+read from the observation's ``action_mask`` part where it has one; a diagonal
 Gaussian with a state-independent log-std for Box) rather than a ``torch.distributions``
 object built (its arguments checked and broadcast) at every step; a test checks them
 against it.
@@ -23,6 +24,7 @@ from torch import Tensor
 from agents.attention import AttentionNet
 from agents.encoders import encoder_for, is_flat
 from sandbox.core import Env, UsageError
+from sandbox.spaces import Flattened
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 CATEGORICAL = (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)  # action spaces
@@ -128,6 +130,27 @@ def _init(layer: nn.Linear, gain: float) -> nn.Linear:
     return layer
 
 
+def action_mask_part(env: Env, nvec: list[int] | None) -> slice | None:
+    """Where the observations hold the action mask (a ``Flattened`` Dict's ``action_mask``),
+    or ``None``; a ``UsageError`` where a mask cannot apply (Box actions, a wrong size)."""
+    space = env.single_observation_space
+    where = space.mask if isinstance(space, Flattened) else None
+    if where is None:
+        return None
+    if nvec is None:
+        raise UsageError(
+            f"the observations hold an action_mask, but the action space "
+            f"{env.single_action_space} is not Discrete, MultiDiscrete or MultiBinary"
+        )
+    size = where.stop - where.start
+    if size != sum(nvec):
+        raise UsageError(
+            f"action_mask has {size} entries, expected {sum(nvec)}: one per class of each "
+            f"part of the action space {env.single_action_space}"
+        )
+    return where
+
+
 class ActorCritic(nn.Module):
     """Separate policy and value MLPs; a categorical or a diagonal Gaussian policy.
 
@@ -139,6 +162,11 @@ class ActorCritic(nn.Module):
     Box); ``to_env`` turns it into what the env takes (clipped to the bounds; offset by a
     Discrete space's ``start``) and ``from_env`` maps the env's action back, which is what the
     agents store and score (a clipped Box action is scored where it was clipped to).
+
+    Action masks: where the observation space is a ``Flattened`` Dict with an ``action_mask``
+    part (``(sum(nvec),)``, nonzero: allowed), ``sample``, ``mode`` and ``evaluate`` apply it
+    to the logits; the mask travels inside the observation, so an agent's rollout scores its
+    actions under the very masks they were drawn with.
     """
 
     def __init__(
@@ -168,6 +196,7 @@ class ActorCritic(nn.Module):
             self.actor = encoded_mlp(env, encoder, num_outputs, *mlp, 0.01)
             self.critic = encoded_mlp(env, encoder, 1, *mlp, 1.0)
         self.action_shape = space.shape
+        self.mask_part = action_mask_part(env, self.nvec if self.discrete else None)
         if self.discrete:
             # a Python int: no device read per step (MultiDiscrete and MultiBinary start at 0)
             self.action_start = int(space.start) if isinstance(space, spaces.Discrete) else 0
@@ -181,6 +210,8 @@ class ActorCritic(nn.Module):
         bool, False: not allowed) at the dtype's lowest value: never sampled, probability 0
         (a finite value rather than -inf, so that 0 * log 0 in the entropy is 0, not NaN)."""
         out = self.actor(obs)
+        if mask is None and self.mask_part is not None:
+            mask = obs[:, self.mask_part] != 0  # (B, sum(nvec)): the obs' action_mask part
         if mask is None:
             return out
         return out.masked_fill(~mask.reshape(out.shape), torch.finfo(out.dtype).min)

@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from gymnasium import spaces
 from torch import Tensor
@@ -83,12 +84,15 @@ class ReinforceAgent:
         self.params = list(self.net.parameters())
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, fused=True)
         T, N = cfg.num_steps, env.num_envs
-        obs_shape = env.single_observation_space.shape
+        obs_space = env.single_observation_space
+        obs_shape = obs_space.shape
+        # pixels stay uint8 in the rollout (4x less memory); the encoder scales them
+        obs_dtype = torch.uint8 if obs_space.dtype == np.uint8 else torch.float32
         action_shape = env.single_action_space.shape
         action_dtype = torch.long if self.net.discrete else torch.float32
-        self.rollout = {  # preallocated, filled in place
-            "obs": torch.zeros(T, N, *obs_shape, device=self.device),  # (T, N, *obs)
-            "next_obs": torch.zeros(T, N, *obs_shape, device=self.device),  # (T, N, *obs)
+        self.rollout = {  # preallocated, filled in place; obs and next_obs (T, N, *obs)
+            "obs": torch.zeros(T, N, *obs_shape, dtype=obs_dtype, device=self.device),
+            "next_obs": torch.zeros(T, N, *obs_shape, dtype=obs_dtype, device=self.device),
             "action": torch.zeros(T, N, *action_shape, dtype=action_dtype, device=self.device),
             "reward": torch.zeros(T, N, device=self.device),  # (T, N)
             "terminated": torch.zeros(T, N, dtype=torch.bool, device=self.device),  # (T, N)

@@ -6,9 +6,16 @@ is vectorised with Gymnasium's own ``SyncVectorEnv`` or ``AsyncVectorEnv`` in SA
 autoreset mode (the finished episode's last obs in ``info["final_obs"]``), and every array
 crosses to torch once per step (``torch.from_numpy``, no copy on the CPU). Episode return
 and length of every sub-env are reported as ``info["episode"] = {"r", "l"}`` with the mask
-``info["_episode"]``, as Gymnasium's ``RecordEpisodeStatistics`` does. Observations arrive as
-float32; Discrete, MultiDiscrete, MultiBinary, Dict and Tuple observations are flattened
-(one-hot for the discrete parts). Actions: Box, Discrete, MultiDiscrete or MultiBinary.
+``info["_episode"]``, as Gymnasium's ``RecordEpisodeStatistics`` does.
+
+Observations keep their space: a float Box arrives as float32, a uint8 Box (pixels) as
+uint8, Discrete, MultiDiscrete and MultiBinary as their integers (the agents' encoders
+one-hot them); a Dict or Tuple arrives as one flat vector of its parts (a ``Flattened``
+space, ``sandbox/spaces.py``), which the encoders split again. An env that gives
+``info["action_mask"]`` (Gymnasium's convention: Taxi) has it moved into the observation as
+a Dict's ``action_mask`` part, where the policies read it. ``ALE/`` ids get the standard
+Atari preprocessing (``atari_preprocessing``). Actions: Box, Discrete, MultiDiscrete or
+MultiBinary.
 """
 
 from __future__ import annotations
@@ -30,16 +37,10 @@ from torch import Tensor
 
 from sandbox.device import canonical_device
 from sandbox.errors import UsageError
-from sandbox.spaces import ActionChecker
+from sandbox.spaces import MASK_KEY, ActionChecker, Flattened
 
 UNSUPPORTED_OBS = (spaces.Text, spaces.Graph, spaces.Sequence, spaces.OneOf)
-FLATTENED_OBS = (
-    spaces.Discrete,
-    spaces.MultiDiscrete,
-    spaces.MultiBinary,
-    spaces.Dict,
-    spaces.Tuple,
-)
+STRUCTURED_OBS = (spaces.Dict, spaces.Tuple)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class GymConfig:
     """sync: sub-envs stepped in this process; async: one worker process per sub-env."""
     eval_num_envs: int = 10
     """Sub-envs of the evaluation copy (one evaluation episode each by default)."""
+    action_mask: bool = True
+    """Honour the env's info["action_mask"]: moved into the observation for the policies."""
+    atari_preprocessing: bool = True
+    """ALE/ ids: AtariPreprocessing (noop_max 30, frame_skip 4 on the env's frameskip=1, 84x84
+    grey, no end on life loss) and a stack of the last 4 frames, as SB3's make_atari_env."""
 
     def __post_init__(self) -> None:
         if self.eval_num_envs < 1:
@@ -57,18 +63,20 @@ class GymConfig:
 
 
 # optional packages some Gymnasium envs need, and the extra of pyproject.toml that installs them
-EXTRAS = {"ale_py": "atari", "mujoco": "mujoco", "Box2D": "box2d"}
+EXTRAS = {"ale_py": "atari", "opencv": "atari", "mujoco": "mujoco", "Box2D": "box2d"}
 
 
 def missing_extra(env_name: str, error: Exception) -> UsageError:
     """One line naming the pip extra that installs what ``error`` (an import failure) lacks."""
     text = str(error)
-    for module, extra in EXTRAS.items():
-        if module.lower() in text.lower() or (extra == "atari" and env_name.startswith("ALE/")):
-            return UsageError(
-                f"env {env_name!r} needs the optional package {module!r}, which is not "
-                f"installed: pip install -e .[{extra}]"
-            )
+    named = [m for m in EXTRAS if m.lower() in text.lower()]
+    if not named and env_name.startswith("ALE/"):
+        named = ["ale_py"]
+    if named:
+        return UsageError(
+            f"env {env_name!r} needs the optional package {named[0]!r}, which is not "
+            f"installed: pip install -e .[{EXTRAS[named[0]]}]"
+        )
     return UsageError(f"env {env_name!r} cannot be made: {text.splitlines()[0]}")
 
 
@@ -95,17 +103,94 @@ def resolve_spec(env_id: str) -> gymnasium.envs.registration.EnvSpec:
 
 
 def check_obs_space(space: spaces.Space, env_name: str) -> None:
-    """Refuse observation spaces that have no fixed-size float vector (Text, Graph, ...)."""
-    if isinstance(space, UNSUPPORTED_OBS):
+    """Refuse observation spaces that have no fixed-size vector (Text, Graph, ...), naming
+    the part of a Dict or Tuple that has none and the way around it."""
+    if isinstance(space, STRUCTURED_OBS):
+        try:
+            Flattened(space)
+        except UsageError as e:
+            raise UsageError(f"env {env_name!r}: {e}") from None
+    elif not isinstance(
+        space, spaces.Box | spaces.Discrete | spaces.MultiDiscrete | spaces.MultiBinary
+    ):
         raise UsageError(
             f"env {env_name!r} has an unsupported observation space {space}: the sandbox takes "
-            "Box, Discrete, MultiDiscrete, MultiBinary, and Dict/Tuple of these"
+            "Box, Discrete, MultiDiscrete, MultiBinary, and Dict/Tuple of these; convert it "
+            "with a wrapper"
         )
-    if isinstance(space, spaces.Dict | spaces.Tuple):
-        for sub in space.spaces.values() if isinstance(space, spaces.Dict) else space.spaces:
-            check_obs_space(sub, env_name)
-    elif not isinstance(space, (spaces.Box, *FLATTENED_OBS)):
-        raise UsageError(f"env {env_name!r} has an unsupported observation space {space}")
+
+
+def info_mask(mask: Any, action_space: spaces.Space) -> np.ndarray:
+    """Gymnasium's ``info["action_mask"]`` as one flag per class of each action part,
+    ``(sum(nvec),)`` int8: Discrete's ``(n,)`` as it is; MultiDiscrete's tuple of per-part
+    masks concatenated; MultiBinary's ``(n,)`` of 0 (bit must be 0), 1 (must be 1) or 2
+    (either), the meaning ``MultiBinary.sample(mask)`` gives it, as two flags per bit."""
+    if isinstance(action_space, spaces.MultiDiscrete) and isinstance(mask, tuple | list):
+        mask = np.concatenate([np.asarray(m).ravel() for m in mask])
+    mask = np.asarray(mask).ravel()
+    if isinstance(action_space, spaces.MultiBinary) and mask.size == action_space.n:
+        mask = np.stack([mask != 1, mask != 0], -1).ravel()  # (n, 2): allow 0, allow 1
+    return mask.astype(np.int8)
+
+
+def mask_size(action_space: spaces.Space) -> int:
+    """Flags of an action mask: one per class of each part (a MultiBinary bit has 2)."""
+    if isinstance(action_space, spaces.Discrete):
+        return int(action_space.n)
+    if isinstance(action_space, spaces.MultiDiscrete):
+        return int(action_space.nvec.sum())
+    if isinstance(action_space, spaces.MultiBinary):
+        return 2 * int(np.prod(action_space.shape))
+    raise UsageError(
+        f"the env gives info['action_mask'], but its action space {action_space} has no "
+        "classes to mask; pass --env.action-mask false to ignore it"
+    )
+
+
+class FlatObservation(gymnasium.Wrapper):
+    """One sub-env whose Dict or Tuple observation (with ``info["action_mask"]`` moved in as
+    the Dict part ``action_mask``, the env's own observation then under ``obs`` unless it is
+    a Dict) leaves as the flat vector of a ``Flattened`` space."""
+
+    def __init__(self, env: gymnasium.Env, with_mask: bool) -> None:
+        super().__init__(env)
+        inner, self.with_mask = env.observation_space, with_mask
+        if with_mask:
+            mask = spaces.MultiBinary(mask_size(env.action_space))
+            own = dict(inner.spaces) if isinstance(inner, spaces.Dict) else {"obs": inner}
+            inner = spaces.Dict({**own, MASK_KEY: mask})
+        self.observation_space = Flattened(inner)
+
+    def _flat(self, obs: Any, info: dict[str, Any]) -> np.ndarray:
+        if self.with_mask:
+            own = dict(obs) if isinstance(self.env.observation_space, spaces.Dict) else {"obs": obs}
+            mask = info_mask(info[MASK_KEY], self.env.action_space)
+            if mask.size != self.observation_space.parts[MASK_KEY][0].n:
+                raise UsageError(
+                    f"info['action_mask'] has {mask.size} entries, expected "
+                    f"{self.observation_space.parts[MASK_KEY][0].n} for the action space "
+                    f"{self.env.action_space}"
+                )
+            obs = {**own, MASK_KEY: mask}
+        return self.observation_space.flatten(obs)
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        return self._flat(obs, info), info
+
+    def step(self, action: Any) -> tuple[np.ndarray, Any, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return self._flat(obs, info), reward, terminated, truncated, info
+
+
+def atari(env_id: str, env_kwargs: dict[str, Any]) -> gymnasium.Env:
+    """An ALE env with the standard preprocessing (``GymConfig.atari_preprocessing``):
+    ``(4, 84, 84)`` uint8 observations, the last 4 grey frames."""
+    env = gymnasium.make(env_id, **{"frameskip": 1, **env_kwargs})  # AtariPreprocessing skips
+    env = gymnasium.wrappers.AtariPreprocessing(
+        env, noop_max=30, frame_skip=4, screen_size=84, terminal_on_life_loss=False
+    )
+    return gymnasium.wrappers.FrameStackObservation(env, 4)
 
 
 def check_action_space(space: spaces.Space, env_name: str) -> None:
@@ -151,23 +236,24 @@ class GymAdapter(gymnasium.vector.VectorEnv):
         device: str | torch.device = "cpu",
         vectorization: str = "sync",
         eval_num_envs: int = 10,
+        action_mask: bool = True,
+        atari_preprocessing: bool = True,
         **env_kwargs: Any,
     ) -> None:
-        self.config = GymConfig(vectorization, eval_num_envs)  # type: ignore[arg-type]
+        self.config = GymConfig(vectorization, eval_num_envs, action_mask, atari_preprocessing)  # type: ignore[arg-type]
         self._source, self._env_kwargs = env, env_kwargs
         self.num_envs, self.device = num_envs, canonical_device(device)
-        name, make_one = self._single_env_factory(env, env_kwargs)
+        name, make_one = self._single_env_factory(env, env_kwargs, atari_preprocessing)
         try:
             probe = make_one()  # one env to read the spaces from (closed again below)
         except (ImportError, gymnasium.error.DependencyNotInstalled) as e:
             raise missing_extra(name, e) from None
         check_obs_space(probe.observation_space, name)
         check_action_space(probe.action_space, name)
-        self._flatten = isinstance(probe.observation_space, FLATTENED_OBS)
+        # a mask in the first reset's info (Gymnasium's convention) makes it a part of the obs
+        with_mask = action_mask and MASK_KEY in probe.reset(seed=0)[1]
+        flatten = with_mask or isinstance(probe.observation_space, STRUCTURED_OBS)
         probe.close()
-        if self._flatten:
-            inner = make_one
-            make_one = lambda: gymnasium.wrappers.FlattenObservation(inner())  # noqa: E731
         vector_cls = (
             gymnasium.vector.AsyncVectorEnv
             if vectorization == "async"
@@ -176,14 +262,19 @@ class GymAdapter(gymnasium.vector.VectorEnv):
         fns = [make_one] * num_envs
         if isinstance(env, gymnasium.Env):  # the instance itself serves as sub-env 0
             fns = [lambda: env] + [lambda: copy.deepcopy(env)] * (num_envs - 1)
-            fns = [self._wrapped(f) for f in fns] if self._flatten else fns
+        if flatten:
+            fns = [self._flattened(f, with_mask) for f in fns]
         self._vec = vector_cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
         self.metadata = {**self._vec.metadata, "autoreset_mode": AutoresetMode.SAME_STEP}
 
         obs_space = self._vec.single_observation_space
-        low = np.broadcast_to(obs_space.low, obs_space.shape).astype(np.float32)
-        high = np.broadcast_to(obs_space.high, obs_space.shape).astype(np.float32)
-        self.single_observation_space = spaces.Box(low, high, obs_space.shape, np.float32)
+        if isinstance(obs_space, spaces.Box) and obs_space.dtype not in (np.uint8, np.float32):
+            # a float64 or other Box arrives as float32 (pixels and Flattened keep theirs)
+            low = np.broadcast_to(obs_space.low, obs_space.shape).astype(np.float32)
+            high = np.broadcast_to(obs_space.high, obs_space.shape).astype(np.float32)
+            obs_space = spaces.Box(low, high, obs_space.shape, np.float32)
+        self.single_observation_space = obs_space
+        self._obs_dtype = obs_space.dtype
         self.single_action_space = self._vec.single_action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
@@ -194,15 +285,17 @@ class GymAdapter(gymnasium.vector.VectorEnv):
         self._length = np.zeros(num_envs, dtype=np.int64)  # (N,)
 
     @staticmethod
-    def _wrapped(fn: Callable[[], gymnasium.Env]) -> Callable[[], gymnasium.Env]:
-        return lambda: gymnasium.wrappers.FlattenObservation(fn())
+    def _flattened(fn: Callable[[], gymnasium.Env], with_mask: bool) -> Callable[[], gymnasium.Env]:
+        return lambda: FlatObservation(fn(), with_mask)
 
     @staticmethod
     def _single_env_factory(
-        env: Any, env_kwargs: dict[str, Any]
+        env: Any, env_kwargs: dict[str, Any], atari_preprocessing: bool = True
     ) -> tuple[str, Callable[[], gymnasium.Env]]:
         if isinstance(env, str):
             resolve_spec(env)  # a clear error now rather than in a worker
+            if env.startswith("ALE/") and atari_preprocessing:
+                return env, lambda: atari(env, env_kwargs)
             # The id, not the spec, crosses to async workers: they import "module:" again.
             return env, lambda: gymnasium.make(env, **env_kwargs)
         if isinstance(env, type) and issubclass(env, gymnasium.Env):
@@ -273,7 +366,7 @@ class GymAdapter(gymnasium.vector.VectorEnv):
         return torch.from_numpy(array).to(self.device)
 
     def _to_torch(self, obs: np.ndarray) -> Tensor:
-        return self._to_device(obs.astype(np.float32, copy=False))
+        return self._to_device(obs.astype(self._obs_dtype, copy=False))
 
     def eval_env(self) -> GymAdapter:
         """A fresh copy of the env for evaluation (``eval_num_envs`` sub-envs, synchronous)."""
@@ -281,8 +374,7 @@ class GymAdapter(gymnasium.vector.VectorEnv):
             self._source,
             self.config.eval_num_envs,
             device=self.device,
-            eval_num_envs=self.config.eval_num_envs,
-            **self._env_kwargs,
+            **{**self._options(), **self._env_kwargs},
         )
 
     def video_env(self) -> GymAdapter:
@@ -297,8 +389,7 @@ class GymAdapter(gymnasium.vector.VectorEnv):
             self._source,
             self.config.eval_num_envs,
             device=self.device,
-            eval_num_envs=self.config.eval_num_envs,
-            **{**self._env_kwargs, "render_mode": "rgb_array"},
+            **{**self._options(), **self._env_kwargs, "render_mode": "rgb_array"},
         )
         env.reset(seed=0)
         try:
@@ -306,6 +397,10 @@ class GymAdapter(gymnasium.vector.VectorEnv):
         except gymnasium.error.DependencyNotInstalled as e:  # pygame, for classic control
             raise UsageError(f"--capture-video on {name}: {e}") from None
         return env
+
+    def _options(self) -> dict[str, Any]:
+        """The adapter's options of an evaluation copy: synchronous, as this one otherwise."""
+        return {**dataclasses.asdict(self.config), "vectorization": "sync"}
 
     def frames(self, num: int) -> Tensor:
         """The first ``num`` sub-envs' ``render()`` now: ``(num, H, W, 3)`` uint8."""

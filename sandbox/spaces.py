@@ -1,24 +1,137 @@
-"""Actions checked against the action space on every step (DESIGN §2).
+"""Actions checked against the action space on every step, and structured observations as
+one flat vector (DESIGN §2, §3a).
 
 An ``ActionChecker`` is what every sandbox env calls first in ``step``. Its shape, dtype and
 device checks cost no synchronisation; the value checks (NaN, bounds, class range) read the
 tensor, so they run where that is free (CPU). On an accelerator the loop's once-per-interval
 non-finite check stands in for them.
+
+A ``Flattened`` space is a Dict or Tuple observation space whose members travel as one flat
+tensor ``(N, D)``, so the loop, rollouts and replay buffers keep handling one tensor; the
+agents' encoders split it back into its parts (``agents/encoders.py``), and a Dict's
+``action_mask`` part is the policy's action mask.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import gymnasium
+import numpy as np
 import torch
 from gymnasium import spaces
 from torch import Tensor
 
 from sandbox.device import canonical_device
-from sandbox.errors import ActionError
+from sandbox.errors import ActionError, UsageError
 
 INTEGER_SPACES = (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+LEAF_SPACES = (spaces.Box, *INTEGER_SPACES)
+"""The parts a ``Flattened`` space holds (inside any nesting of Dict and Tuple)."""
+MASK_KEY = "action_mask"
+"""The Dict observation key of an action mask (PettingZoo's and Gymnasium's name)."""
+
+
+def _leaves(space: spaces.Space, path: str = "") -> list[tuple[str, spaces.Space]]:
+    """``(key, space)`` of each non-Dict/Tuple part, depth first in the space's own order;
+    nested keys are joined with dots (``"agent.pos"``), Tuple members named by index."""
+    if isinstance(space, spaces.Dict):
+        items = [(str(k), s) for k, s in space.spaces.items()]
+    elif isinstance(space, spaces.Tuple):
+        items = [(str(i), s) for i, s in enumerate(space.spaces)]
+    else:
+        return [(path, space)]
+    return [leaf for k, s in items for leaf in _leaves(s, f"{path}.{k}" if path else k)]
+
+
+def _bounds(space: spaces.Space) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest value of each flattened entry of a leaf space (as float64)."""
+    if isinstance(space, spaces.Box):
+        return space.low.astype(np.float64).ravel(), space.high.astype(np.float64).ravel()
+    if isinstance(space, spaces.Discrete):
+        low = np.array([space.start], np.float64)
+        return low, low + space.n - 1
+    if isinstance(space, spaces.MultiDiscrete):
+        low = np.asarray(space.start, np.float64).ravel()
+        return low, low + space.nvec.ravel() - 1
+    n = int(np.prod(space.shape))  # MultiBinary
+    return np.zeros(n), np.ones(n)
+
+
+class Flattened(spaces.Box):
+    """A Dict or Tuple observation space whose members travel as one flat vector.
+
+    A ``Box`` of shape ``(D,)``: each part's values in the space's order, raveled as they are
+    (a Discrete part is its index, not a one-hot; an image its pixels), so ``split`` gives the
+    encoders every part back in its own shape. The dtype is uint8 where every part's values
+    fit (pixels, small Discrete, MultiBinary, masks: a rollout of images stays 1 byte a
+    pixel), else float32, which holds each part's values exactly (integers up to 2**24).
+
+    Args:
+        space: the Dict or Tuple space; its leaves must be Box, Discrete, MultiDiscrete or
+            MultiBinary (a Text, Sequence or Graph part is refused naming the part).
+
+    Example:
+        >>> parts = {"pos": spaces.Box(-1, 1, (2,)), "cell": spaces.Discrete(3)}
+        >>> sp = Flattened(spaces.Dict(parts))
+        >>> sp.shape, sp.dtype, list(sp.parts)
+        ((3,), dtype('float32'), ['cell', 'pos'])
+        >>> sp.flatten({"pos": np.array([0.5, -0.5]), "cell": 2})
+        array([ 2. ,  0.5, -0.5], dtype=float32)
+    """
+
+    def __init__(self, space: spaces.Dict | spaces.Tuple) -> None:
+        if not isinstance(space, spaces.Dict | spaces.Tuple):
+            raise TypeError(f"Flattened takes a Dict or Tuple space, got {space}")
+        self.structure = space
+        self.parts: dict[str, tuple[spaces.Space, slice]] = {}
+        lows, highs, start = [], [], 0
+        for key, leaf in _leaves(space):
+            if not isinstance(leaf, LEAF_SPACES):
+                raise UsageError(
+                    f"the observation part {key!r} is {leaf}, which no encoder takes: expected "
+                    "Box, Discrete, MultiDiscrete or MultiBinary parts; drop or convert that "
+                    "part with a wrapper (MiniGrid: ImgObsWrapper keeps the image)"
+                )
+            low, high = _bounds(leaf)
+            self.parts[key] = (leaf, slice(start, start + low.size))
+            lows.append(low)
+            highs.append(high)
+            start += low.size
+        low, high = np.concatenate(lows), np.concatenate(highs)
+        fits = all(
+            leaf.dtype == np.uint8 if isinstance(leaf, spaces.Box) else True
+            for leaf, _ in self.parts.values()
+        ) and bool((low >= 0).all() and (high <= 255).all())
+        dtype = np.uint8 if fits else np.float32
+        super().__init__(low.astype(dtype), high.astype(dtype), (start,), dtype)
+
+    @property
+    def mask(self) -> slice | None:
+        """Where a Dict's top-level ``action_mask`` part lies in the vector, or ``None``."""
+        part = self.parts.get(MASK_KEY) if isinstance(self.structure, spaces.Dict) else None
+        return None if part is None else part[1]
+
+    def flatten(self, value: Any) -> np.ndarray:
+        """One observation of ``structure`` (nested dicts/tuples of arrays) -> ``(D,)``."""
+        out = np.empty(self.shape, self.dtype)
+        for key, (_, where) in self.parts.items():
+            part = value
+            for k in key.split("."):  # a Tuple member by index, a Dict member by key
+                part = part[int(k)] if isinstance(part, tuple | list) else part[k]
+            out[where] = np.asarray(part).ravel()
+        return out
+
+    def split(self, flat: Tensor) -> dict[str, Tensor]:
+        """A batch ``(B, D)`` -> ``{key: (B, *part shape)}``, views of ``flat``."""
+        return {
+            key: flat[:, where].reshape(len(flat), *leaf.shape)
+            for key, (leaf, where) in self.parts.items()
+        }
+
+    def __repr__(self) -> str:
+        return f"Flattened({self.structure}, ({self.shape[0]},), {self.dtype})"
 
 
 def _shape(shape: tuple[int, ...]) -> str:

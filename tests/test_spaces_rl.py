@@ -246,3 +246,124 @@ def test_dqn_refuses_multi_discrete_actions_in_one_line():
     with pytest.raises(UsageError, match="MultiDiscrete") as e:
         sandbox.make_agent("dqn", EchoActionEnv())
     assert "\n" not in str(e.value) and "ppo, reinforce" in str(e.value)
+
+
+class FatalMaskEnv(gymnasium.Env):
+    """Gymnasium's mask convention: info["action_mask"] allows the target action (the obs)
+    and one other. An allowed action pays 1 if it is the target, else 0; a masked-out action
+    is fatal (-10, the episode ends) and counted in ``FatalMaskEnv.fatal``. 8-step episodes."""
+
+    observation_space = spaces.Discrete(4)
+    action_space = spaces.Discrete(4)
+    fatal = 0  # masked-out actions taken, over every instance (sync sub-envs share it)
+
+    def _draw(self):
+        self.target = int(self.np_random.integers(4))
+        self.mask = np.zeros(4, np.int8)
+        self.mask[[self.target, (self.target + 1 + int(self.np_random.integers(3))) % 4]] = 1
+        return self.target, {"action_mask": self.mask.copy()}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._draw()
+
+    def step(self, action):
+        self.t += 1
+        if not self.mask[action]:
+            FatalMaskEnv.fatal += 1
+            return *self._draw()[:1], -10.0, True, False, self._draw()[1]
+        reward = float(action == self.target)
+        obs, info = self._draw()
+        return obs, reward, False, self.t >= 8, info
+
+
+class DictMaskEnv(VectorEnv):
+    """The same task, torch-native, with the mask as a Dict observation's ``action_mask`` part
+    (travelling flat as a ``Flattened`` space); counts masked-out actions in ``fatal``."""
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, num_envs=16):
+        self.num_envs, self.device = num_envs, torch.device("cpu")
+        parts = {"target": spaces.Discrete(4), "action_mask": spaces.MultiBinary(4)}
+        self.single_observation_space = sandbox_spaces.Flattened(spaces.Dict(parts))
+        self.single_action_space = spaces.Discrete(4)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.g = torch.Generator().manual_seed(0)
+        self.fatal = 0
+
+    def _draw(self):
+        n = self.num_envs
+        self.target = torch.randint(4, (n,), generator=self.g)
+        other = (self.target + 1 + torch.randint(3, (n,), generator=self.g)) % 4
+        self.mask = torch.zeros(n, 4, dtype=torch.uint8)
+        self.mask[torch.arange(n), self.target] = self.mask[torch.arange(n), other] = 1
+        parts = self.single_observation_space.parts  # {key: (space, slice)}
+        obs = torch.zeros(n, 5, dtype=torch.uint8)
+        obs[:, parts["target"][1]] = self.target[:, None].to(torch.uint8)
+        obs[:, parts["action_mask"][1]] = self.mask
+        return obs
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            self.g.manual_seed(seed)
+        return self._draw(), {}
+
+    def step(self, action):
+        allowed = self.mask.gather(1, action[:, None]).squeeze(1).bool()  # (N,)
+        self.fatal += int((~allowed).sum())
+        reward = torch.where(allowed, (action == self.target).float(), -10.0)
+        done = torch.ones(self.num_envs, dtype=torch.bool)
+        info = {"episode": {"r": reward, "l": torch.ones(self.num_envs)}, "_episode": done}
+        obs = self._draw()
+        info |= {"final_obs": obs, "_final_obs": done}  # one-step episodes: unused by s'
+        return obs, reward, done, ~done, info
+
+
+def test_info_action_mask_never_broken_and_ppo_learns():
+    """info["action_mask"] (through the adapter) reaches sampling and greedy actions: a
+    masked-out action, fatal here, never occurs; PPO still learns to pick the target."""
+    FatalMaskEnv.fatal = 0
+    sandbox.seed_everything(0)
+    env = sandbox.make(FatalMaskEnv, num_envs=16)
+    assert env.single_observation_space.mask is not None  # the mask is a part of the obs
+    agent = PPO(env, PPOConfig(num_steps=16, lr=3e-3, num_minibatches=2))
+    returns, _ = play(env, agent, 16_000, seed=0, stop=lambda r: last20(r) > 7.6)
+    assert FatalMaskEnv.fatal == 0 and last20(returns) > 7.6  # of 8
+    obs, _ = env.reset(seed=1)
+    for _ in range(50):  # greedy actions honour the mask as well
+        obs = env.step(agent.act(obs, deterministic=True))[0]
+    assert FatalMaskEnv.fatal == 0
+
+
+@pytest.mark.parametrize("agent_id", ["ppo", "reinforce"])
+def test_dict_action_mask_key_never_broken(agent_id):
+    """A Dict observation's action_mask part masks the policy of PPO and REINFORCE, whose
+    rollouts score each action under the mask it was drawn with."""
+    sandbox.seed_everything(0)
+    env = DictMaskEnv()
+    agent = sandbox.make_agent(agent_id, env, num_steps=16, lr=3e-3)
+    returns, _ = play(env, agent, 8_000, seed=0)
+    assert env.fatal == 0 and sum(returns[-160:]) / 160 > 0.9  # the target, nearly always
+    obs, _ = env.reset(seed=1)
+    obs = env.step(agent.act(obs, deterministic=True))[0]
+    assert env.fatal == 0
+    with torch.no_grad():
+        log_p = agent.net.evaluate(obs, agent.act(obs))[1]  # (N, 4) log-probabilities
+    masked = env.mask == 0
+    assert bool((log_p.exp()[masked] == 0).all())
+    assert torch.allclose(log_p.exp().sum(-1), torch.ones(16))
+
+
+def test_mask_of_wrong_size_is_one_line():
+    class WrongMask(FatalMaskEnv):
+        def _draw(self):
+            obs, info = super()._draw()
+            return obs, {"action_mask": info["action_mask"][:3]}
+
+    env = sandbox.make(WrongMask, num_envs=1)
+    with pytest.raises(UsageError, match="action_mask.* 3 entries, expected 4") as e:
+        env.reset(seed=0)
+    assert "\n" not in str(e.value)
