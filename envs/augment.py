@@ -17,7 +17,7 @@ it installs here, but it draws from torch's global RNG (no generator argument), 
 could not own its augmentation stream (same seed, same batches; an exact resume from the env's
 ``state_dict``) without saving and restoring the global state around every batch; and it is one
 more dependency (with a compiled ``kornia_rs``) for four transforms that are a few lines each.
-Here consecutive geometric transforms compose into one affine map per sample and ONE
+Here consecutive geometric transforms compose into one map per sample and ONE
 ``grid_sample`` call (nearest, zero fill: torchvision's defaults), so ``crop,flip,rotate`` is
 one interpolation of the batch. Unlike torchvision applied in turn, a rotated crop then keeps
 image content where the crop alone would have filled black.
@@ -38,6 +38,7 @@ saturation (saturation leaves one-channel images as they are, as torchvision doe
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,9 +58,10 @@ def _uniform(n: int, low: float, high: float, g: torch.Generator, device: torch.
     return low + (high - low) * torch.rand(n, generator=g, device=device)
 
 
-# --- geometric transforms: each gives, per sample, the inverse of its map ---------------------
-# The maps act on centred pixel coordinates (x right, y down, the image centre at 0), as
-# (N, 3, 3) homogeneous matrices taking an output pixel to where it is read in the input.
+# --- geometric transforms ---------------------------------------------------------------------
+# Each maps points back through itself: given where every output pixel reads, ``(N, 2, H * W)``
+# (rows x and y, in centred pixel coordinates: x right, y down, the image centre at 0), it
+# returns where they read before it, drawing its own parameters per sample.
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,12 @@ class Crop:
 
     padding: int
 
-    def inverse(self, n: int, H: int, W: int, g: torch.Generator, device: torch.device) -> Tensor:
-        shift = torch.randint(-self.padding, self.padding + 1, (n, 2), generator=g, device=device)
-        inv = torch.eye(3, device=device).repeat(n, 1, 1)  # (n, 3, 3)
-        inv[:, :2, 2] = shift.float()  # read output pixel (x, y) at (x + dx, y + dy)
-        return inv
+    def read_back(self, where: Tensor, g: torch.Generator) -> Tensor:
+        n, k = len(where), self.padding
+        shift = torch.randint(
+            -k, k + 1, (n, 2, 1), generator=g, device=where.device, dtype=where.dtype
+        )  # (n, 2, 1) whole pixels
+        return where + shift  # output pixel (x, y) reads (x + dx, y + dy)
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,10 @@ class Flip:
 
     p: float = 0.5
 
-    def inverse(self, n: int, H: int, W: int, g: torch.Generator, device: torch.device) -> Tensor:
-        flip = torch.rand(n, generator=g, device=device) < self.p  # (n,)
-        inv = torch.eye(3, device=device).repeat(n, 1, 1)  # (n, 3, 3)
-        inv[:, 0, 0] = 1.0 - 2.0 * flip.float()  # -1 where mirrored (its own inverse)
-        return inv
+    def read_back(self, where: Tensor, g: torch.Generator) -> Tensor:
+        flip = torch.rand(len(where), 1, 1, generator=g, device=where.device) < self.p
+        mirror = _constants(1, 1, where.device, where.dtype)[2]  # (2, 1) x -> -x
+        return torch.where(flip, where * mirror, where)  # (n, 2, HW); a mirror undoes itself
 
 
 @dataclass(frozen=True)
@@ -96,23 +98,22 @@ class Rotate:
 
     degrees: float
 
-    def inverse(self, n: int, H: int, W: int, g: torch.Generator, device: torch.device) -> Tensor:
-        angle = _uniform(n, -self.degrees, self.degrees, g, device) * (math.pi / 180)  # (n,)
-        cos, sin = angle.cos(), angle.sin()
-        inv = torch.eye(3, device=device).repeat(n, 1, 1)  # (n, 3, 3)
-        # counter-clockwise on screen (y down) is clockwise in these coordinates: the inverse
-        # map, output -> input, turns the other way
-        inv[:, 0, 0], inv[:, 0, 1] = cos, -sin
-        inv[:, 1, 0], inv[:, 1, 1] = sin, cos
-        return inv
+    def read_back(self, where: Tensor, g: torch.Generator) -> Tensor:
+        n = len(where)
+        angle = _uniform(n, -self.degrees, self.degrees, g, where.device) * (math.pi / 180)
+        cos, sin = angle.cos(), angle.sin()  # (n,) each
+        # counter-clockwise on screen (y down) is clockwise in these coordinates; reading
+        # back, output -> input, turns the other way
+        inverse = torch.stack([cos, -sin, sin, cos], dim=1).view(n, 2, 2)
+        return inverse @ where  # (n, 2, HW)
 
 
 GEOMETRIC = (Crop, Flip, Rotate)
 
 
 def warp(X: Tensor, steps: Sequence[Crop | Flip | Rotate], g: torch.Generator) -> Tensor:
-    """``steps`` applied in turn to each image of ``X`` ``(N, C, H, W)``, as one affine map per
-    sample and one ``grid_sample`` (nearest, zero fill).
+    """``steps`` applied in turn to each image of ``X`` ``(N, C, H, W)``, as one map per sample
+    and one ``grid_sample`` (nearest, zero fill).
 
     Example:
         >>> X = torch.arange(4.0).reshape(1, 1, 2, 2)
@@ -120,14 +121,30 @@ def warp(X: Tensor, steps: Sequence[Crop | Flip | Rotate], g: torch.Generator) -
         [1.0, 0.0, 3.0, 2.0]
     """
     N, C, H, W = X.shape
-    inv = torch.eye(3, device=X.device).expand(N, 3, 3)
-    for step in steps:  # output -> input of the whole chain: the first step's inverse is last
-        inv = inv @ step.inverse(N, H, W, g, X.device)  # (N, 3, 3)
-    # centred pixels -> affine_grid's normalized coordinates (align_corners=False): x * 2 / W
-    scale = torch.tensor([2.0 / W, 2.0 / H, 1.0], device=X.device)  # (3,)
-    theta = scale[:, None] * inv / scale[None, :]  # (N, 3, 3) diag(scale) @ inv @ diag(1/scale)
-    grid = F.affine_grid(theta[:, :2], [N, C, H, W], align_corners=False)  # (N, H, W, 2)
+    pixels, scale, _ = _constants(H, W, X.device, X.dtype)  # (2, H * W), (2, 1)
+    where = pixels.expand(N, 2, H * W)  # rows x and y: H * W wide, which vectorizes
+    for step in reversed(steps):  # the last step is undone first
+        where = step.read_back(where, g)  # (N, 2, H * W)
+    grid = (where * scale).transpose(1, 2).reshape(N, H, W, 2)  # grid_sample's (x, y)
     return F.grid_sample(X, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+
+
+@functools.lru_cache(maxsize=16)
+def _constants(
+    H: int, W: int, device: torch.device, dtype: torch.dtype
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Built once per image size: the output pixels' centres, centred, as rows x and y,
+    ``(2, H * W)``; the scale ``(2, 1)`` to ``grid_sample``'s coordinates
+    (``align_corners=False``: -1 and 1 are the outer pixel edges, so x scales by 2 / W); the
+    mirror ``(2, 1)``, x -> -x."""
+    ys, xs = torch.meshgrid(
+        torch.arange(H, device=device, dtype=dtype) - (H - 1) / 2,
+        torch.arange(W, device=device, dtype=dtype) - (W - 1) / 2,
+        indexing="ij",
+    )  # (H, W) each
+    pixels = torch.stack([xs.flatten(), ys.flatten()])
+    scale = torch.tensor([[2.0 / W], [2.0 / H]], device=device, dtype=dtype)
+    return pixels, scale, torch.tensor([[-1.0], [1.0]], device=device, dtype=dtype)
 
 
 # --- colour -----------------------------------------------------------------------------------

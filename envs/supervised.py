@@ -206,19 +206,22 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         if self._augment is not None:
             self._unit = self._unit_map()
 
-    def _unit_map(self) -> tuple[Tensor, Tensor]:
-        """``(a, b)``, each ``(C, 1, 1)`` on the device: ``X * a + b`` is the pixels of ``X``
-        scaled to [0, 1] by the train split's range (0 is its black), as augmentation sees them."""
+    def _unit_map(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(a, b, 1 / a, -b / a)``, each ``(C, 1, 1)`` on the device: ``X * a + b`` is the
+        pixels of ``X`` scaled to [0, 1] by the train split's range (0 is its black), as
+        augmentation sees them; the last two map back."""
         low, high = self._pixel_range
         mean, std = self._stats if self._stats is not None else (torch.zeros(1), torch.ones(1))
         a = std / max(high - low, 1e-8)
         b = (mean - low) / max(high - low, 1e-8)
-        return a.view(-1, 1, 1).to(self.device), b.view(-1, 1, 1).to(self.device)
+        a, b = a.view(-1, 1, 1).to(self.device), b.view(-1, 1, 1).to(self.device)
+        return a, b, 1 / a, -b / a
 
     def augmented(self, X: Tensor, generator: torch.Generator) -> Tensor:
         """``X`` ``(N, C, H, W)`` as the pipeline transforms it, in the env's units."""
-        a, b = self._unit
-        return (self._augment(X * a + b, generator) - b) / a
+        a, b, back_a, back_b = self._unit
+        unit = torch.addcmul(b, X, a)  # (N, C, H, W) in [0, 1]
+        return torch.addcmul(back_b, self._augment(unit, generator), back_a)  # (Y - b) / a
 
     def _corrupt(self, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """The garbage-in options, on the train split only, fixed by ``data_seed``."""
@@ -344,7 +347,7 @@ class SupervisedEnv(gymnasium.vector.VectorEnv):
         an agent with a conv net, each conv layer's feature maps of the first image."""
         images = {}
         if self._augment is not None:  # as the pipeline leaves them: in [0, 1], black 0
-            a, b = self._unit
+            a, b = self._unit[:2]
             X = self._augment(self.X[:16] * a + b, torch.Generator(self.device).manual_seed(0))
             images["augmented"] = X.clamp(0, 1)  # (16, C, H, W)
         if self.X.dim() == 4:

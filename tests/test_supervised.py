@@ -341,7 +341,7 @@ def test_augmentation_draws_per_sample_and_leaves_eval_clean():
     env = sandbox.make("sandbox/Digits-v0", num_envs=256, augment="flip")
     env.reset(seed=0)
     clean = env.X[env._idx]
-    moved = (env._obs != clean).flatten(1).any(1)  # (256,)
+    moved = (env._obs - clean).flatten(1).abs().amax(1) > 1e-4  # (256,) beyond rounding
     assert 0.35 < float(moved.float().mean()) < 0.65  # about half mirrored: per sample
     eval_env = env.eval_env()
     eval_env.reset(seed=0)
