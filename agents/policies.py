@@ -152,7 +152,13 @@ def action_mask_part(env: Env, nvec: list[int] | None) -> slice | None:
 
 
 class ActorCritic(nn.Module):
-    """Separate policy and value MLPs; a categorical or a diagonal Gaussian policy.
+    """Separate policy and value MLPs on one shared encoder; a categorical or a diagonal
+    Gaussian policy.
+
+    The encoder (chosen from the observation space, or the user's; none for a flat Box) is
+    one module under both MLPs, as Stable-Baselines3's ``CnnPolicy`` and CleanRL's
+    ``ppo_atari`` share their CNN: the pixels are encoded once per forward, and the value
+    loss trains the CNN too. ``evaluate_and_value`` gives both heads from one encoder pass.
 
     With ``net="attention"`` each of the two is the zoo's self-attention encoder
     (``agents/attention.py``, ``num_layers`` blocks of ``num_hiddens`` units and 4 heads) over
@@ -186,15 +192,18 @@ class ActorCritic(nn.Module):
         self.nvec = categories(space) if self.discrete else []
         self.multi = self.discrete and not isinstance(space, spaces.Discrete)  # (B, k) actions
         num_outputs = sum(self.nvec) if self.discrete else int(np.prod(space.shape))
+        obs_space = env.single_observation_space
+        self.encoder: nn.Module | None = None  # (B, *obs) -> (B, features); None: obs as is
         if net == "attention":
             self.actor = attention(env, num_outputs, num_hiddens, num_layers, out_gain=0.01)
             self.critic = attention(env, 1, num_hiddens, num_layers, out_gain=1.0)
         else:
-            # an encoder (chosen from the space, or the user's) under each MLP; a user's
-            # encoder is one module shared by the two
+            if encoder is not None or not is_flat(obs_space):
+                self.encoder = encoder if encoder is not None else encoder_for(obs_space)
+            in_dim = obs_dim(env) if self.encoder is None else int(self.encoder.out_features)
             mlp = (num_hiddens, num_layers, activation)
-            self.actor = encoded_mlp(env, encoder, num_outputs, *mlp, 0.01)
-            self.critic = encoded_mlp(env, encoder, 1, *mlp, 1.0)
+            self.actor = MLP(in_dim, num_outputs, *mlp, out_gain=0.01)
+            self.critic = MLP(in_dim, 1, *mlp, out_gain=1.0)
         self.action_shape = space.shape
         self.mask_part = action_mask_part(env, self.nvec if self.discrete else None)
         if self.discrete:
@@ -205,11 +214,18 @@ class ActorCritic(nn.Module):
             self.register_buffer("low", torch.as_tensor(space.low, dtype=torch.float32))
             self.register_buffer("high", torch.as_tensor(space.high, dtype=torch.float32))
 
+    def features(self, obs: Tensor) -> Tensor:
+        """The encoder's features (B, out_features), or the observations as they are."""
+        return obs if self.encoder is None else self.encoder(obs)
+
     def logits(self, obs: Tensor, mask: Tensor | None = None) -> Tensor:
         """The actor's logits (B, sum(nvec)) with masked-out actions (``mask`` (B, sum(nvec))
         bool, False: not allowed) at the dtype's lowest value: never sampled, probability 0
         (a finite value rather than -inf, so that 0 * log 0 in the entropy is 0, not NaN)."""
-        out = self.actor(obs)
+        return self._logits(obs, self.features(obs), mask)
+
+    def _logits(self, obs: Tensor, feats: Tensor, mask: Tensor | None) -> Tensor:
+        out = self.actor(feats)
         if mask is None and self.mask_part is not None:
             mask = obs[:, self.mask_part] != 0  # (B, sum(nvec)): the obs' action_mask part
         if mask is None:
@@ -231,7 +247,7 @@ class ActorCritic(nn.Module):
 
     def value(self, obs: Tensor) -> Tensor:
         """V(obs): (B,)."""
-        return self.critic(obs).squeeze(-1)
+        return self.critic(self.features(obs)).squeeze(-1)
 
     def sample(self, obs: Tensor, mask: Tensor | None = None) -> Tensor:
         """A sampled action: (B,) or (B, *shape), as drawn (``to_env`` makes it the env's).
@@ -245,7 +261,7 @@ class ActorCritic(nn.Module):
             # softmax(logits), straight from the logits (torch.multinomial needs probabilities)
             log_e = torch.empty_like(out).exponential_().log_()  # (B, sum(nvec)) = -G
             return self._argmax(out - log_e)  # (B,) or (B, k)
-        out = self.actor(obs)  # (B, action_dim) means
+        out = self.actor(self.features(obs))  # (B, action_dim) means
         action = out + self.log_std.exp() * torch.randn_like(out)  # (B, action_dim)
         return action.reshape(-1, *self.action_shape)
 
@@ -253,21 +269,33 @@ class ActorCritic(nn.Module):
         """The most likely allowed action: argmax of the logits, or the Gaussian's mean."""
         if self.discrete:
             return self._argmax(self.logits(obs, mask))
-        return self.actor(obs).reshape(-1, *self.action_shape)
+        return self.actor(self.features(obs)).reshape(-1, *self.action_shape)
 
     def evaluate(
         self, obs: Tensor, action: Tensor, mask: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         """log pi(action | obs) (B,), and what the policy's entropy comes from (``entropy``):
         its log-probabilities (B, sum(nvec)), or the Gaussian's log-std (B, action_dim)."""
+        return self._evaluate(obs, self.features(obs), action, mask)
+
+    def evaluate_and_value(
+        self, obs: Tensor, action: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``evaluate``'s two and V(obs) (B,), from one pass of the encoder."""
+        feats = self.features(obs)
+        return *self._evaluate(obs, feats, action, mask), self.critic(feats).squeeze(-1)
+
+    def _evaluate(
+        self, obs: Tensor, feats: Tensor, action: Tensor, mask: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
         if self.discrete:
-            log_p = self._log_softmax(self.logits(obs, mask))  # (B, sum(nvec))
+            log_p = self._log_softmax(self._logits(obs, feats, mask))  # (B, sum(nvec))
             idx = action.long().reshape(len(log_p), -1)  # (B, k) class of each head
             if self.multi:  # each head's class -> its column in the concatenated logits
                 offsets = torch.tensor([0, *self.nvec[:-1]], device=idx.device).cumsum(0)
                 idx = idx + offsets
             return log_p.gather(-1, idx).sum(-1), log_p  # heads independent: log-probs add
-        out = self.actor(obs)
+        out = self.actor(feats)
         log_std = self.log_std.expand(len(out), -1)  # (B, action_dim): state-independent
         return self._gaussian_logprob(out, action.reshape(len(out), -1)), log_std
 

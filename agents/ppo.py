@@ -170,10 +170,9 @@ def evaluate_actions(
     net: ActorCritic, obs: Tensor, action: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
     """log pi(action | obs) (B,), the policy's distribution (``ActorCritic.evaluate``) and
-    V(obs) (B,): the update's one forward (under torchrun, run by DistributedDataParallel,
-    whose backward averages gradients)."""
-    logprob, dist = net.evaluate(obs, action)
-    return logprob, dist, net.value(obs)
+    V(obs) (B,): the update's one forward, one encoder pass (under torchrun, run by
+    DistributedDataParallel, whose backward averages gradients)."""
+    return net.evaluate_and_value(obs, action)
 
 
 class PPOAgent:
@@ -272,12 +271,12 @@ class PPOAgent:
             group["lr"] = lr
 
         b_obs, b_action = r["obs"].flatten(0, 1), r["action"].flatten(0, 1)  # (B, ...)
-        # 1. the behaviour policy's log-probabilities, values of s and s' in one forward,
-        # then advantages and returns
+        # 1. the behaviour policy's log-probabilities and V(s) in one forward, V(s') in
+        # another, then advantages and returns
         with torch.no_grad():
-            b_logprob = self.net.evaluate(b_obs, b_action)[0]  # (B,)
-            both = torch.cat([r["obs"], r["next_obs"]]).flatten(0, 1)  # (2 T N, *obs)
-            value, next_value = self.net.value(both).view(2, T, N)
+            b_logprob, _, value = self.net.evaluate_and_value(b_obs, b_action)  # (B,) each
+            value = value.view(T, N)
+            next_value = self.net.value(r["next_obs"].flatten(0, 1)).view(T, N)
             advantage = compute_gae(
                 r["reward"],
                 value,
@@ -378,7 +377,9 @@ class PPOAgent:
         return {
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "rollout": dict(self.rollout),
+            # the rows filled so far: all an exact resume needs (none at a rollout's end,
+            # where a run of whole rollouts stops: pixels would weigh tens of MB)
+            "rollout": {k: v[: self.step].clone() for k, v in self.rollout.items()},
             "step": self.step,
             "samples": self.samples,
             "config": dataclasses.asdict(self.config),
@@ -389,5 +390,6 @@ class PPOAgent:
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         for key, buffer in self.rollout.items():  # (older checkpoints also hold "logprob")
-            buffer.copy_(state["rollout"][key])
+            saved = state["rollout"][key]  # (step, N, ...); older checkpoints: (T, N, ...)
+            buffer[: len(saved)].copy_(saved)
         self.step, self.samples = state["step"], state["samples"]

@@ -142,8 +142,7 @@ class ReinforceAgent:
         )
 
         # 2. the policy gradient with the baseline, and the baseline's regression
-        logprob, dist = self.net.evaluate(b_obs, b_action)  # (B,)
-        value = self.net.value(b_obs)  # (B,)
+        logprob, dist, value = self.net.evaluate_and_value(b_obs, b_action)  # (B,) each
         advantage = (b_returns - value).detach()
         if cfg.normalize_advantage:
             advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
@@ -168,7 +167,9 @@ class ReinforceAgent:
         return {
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "rollout": dict(self.rollout),
+            # the rows filled so far: all an exact resume needs (none at a rollout's end,
+            # where a run of whole rollouts stops: pixels would weigh tens of MB)
+            "rollout": {k: v[: self.step].clone() for k, v in self.rollout.items()},
             "step": self.step,
             "config": dataclasses.asdict(self.config),
         }
@@ -177,6 +178,6 @@ class ReinforceAgent:
         """Restore ``state_dict``."""
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
-        for key, value in state["rollout"].items():
-            self.rollout[key].copy_(value)
+        for key, value in state["rollout"].items():  # (step, N, ...); older: (T, N, ...)
+            self.rollout[key][: len(value)].copy_(value)
         self.step = state["step"]

@@ -143,7 +143,7 @@ def mask_size(action_space: spaces.Space) -> int:
         return 2 * int(np.prod(action_space.shape))
     raise UsageError(
         f"the env gives info['action_mask'], but its action space {action_space} has no "
-        "classes to mask; pass --env.action-mask false to ignore it"
+        "classes to mask; pass --env.no-action-mask to ignore it"
     )
 
 
@@ -185,10 +185,16 @@ class FlatObservation(gymnasium.Wrapper):
 
 def atari(env_id: str, env_kwargs: dict[str, Any]) -> gymnasium.Env:
     """An ALE env with the standard preprocessing (``GymConfig.atari_preprocessing``):
-    ``(4, 84, 84)`` uint8 observations, the last 4 grey frames."""
-    env = gymnasium.make(env_id, **{"frameskip": 1, **env_kwargs})  # AtariPreprocessing skips
+    ``(4, 84, 84)`` uint8 observations, the last 4 grey frames. The env's ``frameskip``
+    (4 for v5 ids) is AtariPreprocessing's, which max-pools the last two frames it skips; the
+    emulator itself then steps one frame at a time."""
+    kwargs = dict(env_kwargs)
+    skip = kwargs.pop("frameskip", 4)
+    if not isinstance(skip, int) or skip < 1:
+        raise UsageError(f"{env_id}: frameskip must be a positive integer, got {skip!r}")
+    env = gymnasium.make(env_id, frameskip=1, **kwargs)
     env = gymnasium.wrappers.AtariPreprocessing(
-        env, noop_max=30, frame_skip=4, screen_size=84, terminal_on_life_loss=False
+        env, noop_max=30, frame_skip=skip, screen_size=84, terminal_on_life_loss=False
     )
     return gymnasium.wrappers.FrameStackObservation(env, 4)
 
@@ -226,6 +232,7 @@ class GymAdapter(gymnasium.vector.VectorEnv):
     Config = GymConfig
     RESERVED_KWARGS = ()
     missing_extra = staticmethod(missing_extra)  # for the registry, which reads entry points
+    resolve_spec = staticmethod(resolve_spec)  # for the registry: ALE/ ids import ale-py
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(

@@ -195,6 +195,8 @@ def env_config_class(env_id: str) -> type | None:
     config = getattr(cls, "Config", None)
     if cls is not load_entry_point(GYM_ADAPTER) or config is None:
         return config
+    if env_id.startswith("ALE/"):  # importing ale-py registers its ids (or names the extra)
+        cls.resolve_spec(env_id)
     try:  # "module:Id": env_class imported the module, which registered Id
         spec = gymnasium.spec(env_id.partition(":")[2] or env_id)
     except gymnasium.error.Error:

@@ -108,7 +108,8 @@ def test_ppo_learns_discrete_obs():
 
 
 def test_user_encoder_is_used():
-    """A user's nn.Module (with out_features) replaces the chosen encoder, in actor and critic."""
+    """A user's nn.Module (with out_features) replaces the chosen encoder, under actor and
+    critic."""
 
     class Embed(nn.Module):
         out_features = 8
@@ -122,7 +123,7 @@ def test_user_encoder_is_used():
 
     enc = Embed()
     agent = PPO(EchoDiscreteEnv(), encoder=enc)
-    assert agent.net.actor[0] is enc and agent.net.critic[0] is enc
+    assert agent.net.encoder is enc
     assert any(p is enc.emb.weight for p in agent.net.parameters())
 
 
@@ -131,7 +132,7 @@ def test_cnn_ppo_learns_catch():
     """Catch (uint8 pixels) through the CNN encoder: every ball caught at seed 0."""
     sandbox.seed_everything(0)
     env = sandbox.make("sandbox/Catch-v0", num_envs=16)
-    assert isinstance(agent_net := PPO(env).net.actor[0], nn.Module)
+    assert isinstance(agent_net := PPO(env).net.encoder, nn.Module)
     agent = PPO(env, PPOConfig(lr=1e-3))
     assert agent.rollout["obs"].dtype == torch.uint8  # pixels stored as they came
     returns, _ = play(env, agent, 20_000, seed=0, stop=lambda r: last20(r) > 0.95)
@@ -414,8 +415,8 @@ def test_ppo_learns_tuple_and_dict_obs(kind):
     agent that reads both parts beats 1/2 (one part alone gives at most 1/2)."""
     sandbox.seed_everything(0)
     env = sandbox.make(PartsEnv, num_envs=16, kind=kind)
-    agent = PPO(env, PPOConfig(num_steps=16, lr=1e-2, num_minibatches=2))
-    encoders = [type(e).__name__ for e in agent.net.actor[0].encoders]
+    agent = PPO(env, PPOConfig(num_steps=16, lr=3e-3, num_minibatches=2))
+    encoders = [type(e).__name__ for e in agent.net.encoder.encoders]
     assert encoders == (["OneHot", "Flatten"] if kind == "tuple" else ["OneHot", "ImageCNN"])
     if kind == "dict":
         assert agent.rollout["obs"].dtype == torch.uint8  # pixels and a small index: 1 byte
@@ -436,3 +437,31 @@ def test_text_part_refused_in_one_line():
     with pytest.raises(UsageError, match="'mission' is Text") as e:
         sandbox.make(MissionEnv, num_envs=1)
     assert "\n" not in str(e.value) and "ImgObsWrapper" in str(e.value)
+
+
+@pytest.mark.slow
+def test_ppo_runs_atari_breakout_with_the_cnn(tmp_path, capsys):
+    """ALE/Breakout-v5 with the standard preprocessing: (4, 84, 84) uint8 frames kept uint8
+    in the rollout, the Nature CNN; a few thousand samples and a checkpoint of the weights
+    and optimizer (the finished rollout is not saved)."""
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    sandbox.seed_everything(0)
+    # 2,000 frames (500 agent steps) per episode: an untrained greedy policy may never FIRE
+    env = sandbox.make(
+        "ALE/Breakout-v5", num_envs=8, eval_num_envs=2, max_num_frames_per_episode=2000
+    )
+    assert env.single_observation_space == spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    agent = PPO(env)
+    assert type(agent.net.encoder).__name__ == "ImageCNN"
+    assert agent.rollout["obs"].dtype == torch.uint8
+    result = sandbox.train(
+        env, agent, 4096, seed=0, logdir=tmp_path, progress=False, eval_episodes=2
+    )
+    size = (result.run_dir / "checkpoint.pt").stat().st_size
+    with capsys.disabled():
+        print(
+            f"\nBreakout PPO: {result.samples_per_s:.0f} samples/s, checkpoint {size / 1e6:.1f} MB"
+        )
+    assert result.samples == 4096 and "eval/score" in result.metrics
+    assert size < 30e6  # the weights and Adam's moments of the ~1.7M-parameter CNN policy
