@@ -99,6 +99,7 @@ ENV_HOOKS = (
     "video_env",
     "frames",
     "on_start",
+    "split",
 )
 """The optional hooks of an env (``EnvHooks``); the engine asks for them through ``env_hook``."""
 
@@ -110,6 +111,10 @@ class EnvHooks(Protocol):
     vector API, never through its other attributes, so a user's env takes part in a run's
     evaluation, media and checkpoints by defining the hooks it can.
     """
+
+    split: str
+    """The dataset split the env serves (``"train"``, ``"val"``, ``"test"``); a training env
+    with a split is scored beside its held-out one: ``eval/train_score``, the gap."""
 
     def eval_env(self) -> Env:
         """The held-out env for ``eval/*``: a dataset's test split, a fresh simulator copy."""

@@ -46,8 +46,8 @@ def evaluate(
         seed: reset seed of the evaluation episodes.
         video: a list to append frames to (``(H, W, 3)`` uint8, the first sub-envs side by
             side, from the env's ``frames`` hook), for envs with episodes.
-        train_env: the env the agent trains on; where both it and ``env`` score a policy
-            (datasets), it is scored too, as ``eval/train_score`` and
+        train_env: the env the agent trains on; where it serves a dataset's train split
+            (its ``split`` hook) it is scored too, as ``eval/train_score`` and
             ``eval/generalization_gap`` (train score minus held-out score).
 
     Returns:
@@ -65,7 +65,7 @@ def evaluate(
             figures = env.score({p: _deterministic(a) for p, a in agent.items()})
         elif env_hook(env, "score") is not None:
             figures = env.score(_deterministic(agent))
-            if train_env is not None and env_hook(train_env, "score") is not None:
+            if train_env is not None and env_hook(train_env, "split") == "train":
                 train_score = train_env.score(_deterministic(agent))["score"]
                 figures["train_score"] = train_score
                 figures["generalization_gap"] = train_score - figures["score"]

@@ -53,6 +53,8 @@ def test_cli_run_logs_rates_score_and_a_board(tmp_path):
         rates = [final[f"eval/{k}_rate_vs_{opponent}"] for k in ("win", "draw", "loss")]
         assert abs(sum(rates) - 1) < 1e-6 and all(0 <= r <= 1 for r in rates)
     assert 0 <= final["eval/illegal_rate"] <= 1
+    # a game has no train split: no train score, no generalization gap (datasets have them)
+    assert "eval/train_score" not in final and "eval/generalization_gap" not in final
     assert "rollout/ep_rew_mean" in scalars  # the learner's games, as episodes
     events = EventAccumulator(str(run_dir))
     events.Reload()
