@@ -261,6 +261,21 @@ class PPOAgent:
         self.step = 0
         return self.update()
 
+    def next_values(self, value: Tensor) -> Tensor:
+        """V(s') (T, N) of the stored rollout, given V(s) (T, N): s'_t is s_{t+1} unless the
+        episode ended at t (s'_t is then its final obs) or t is the rollout's last step, so
+        only the rows where s'_t differs from s_{t+1} go through the network again (a
+        compare of the stored observations tells them; one host read of their count)."""
+        r = self.rollout
+        T, N = value.shape
+        same = torch.zeros(T, N, dtype=torch.bool, device=value.device)  # (T, N)
+        if T > 1:
+            same[:-1] = (r["next_obs"][:-1] == r["obs"][1:]).reshape(T - 1, N, -1).all(-1)
+        next_value = torch.cat([value[1:], value[-1:]])  # (T, N): V(s_{t+1}) where same
+        rows = (~same).flatten().nonzero().squeeze(1)  # (K,) the rest
+        fresh = self.net.value(r["next_obs"].flatten(0, 1)[rows])  # (K,)
+        return next_value.flatten().index_copy(0, rows, fresh).view(T, N)
+
     def update(self) -> dict[str, Tensor]:
         """GAE over the stored rollout, then minibatch epochs on the clipped objective."""
         cfg, r = self.config, self.rollout
@@ -271,12 +286,12 @@ class PPOAgent:
             group["lr"] = lr
 
         b_obs, b_action = r["obs"].flatten(0, 1), r["action"].flatten(0, 1)  # (B, ...)
-        # 1. the behaviour policy's log-probabilities and V(s) in one forward, V(s') in
-        # another, then advantages and returns
+        # 1. the behaviour policy's log-probabilities and V(s) in one forward, V(s') from
+        # them, then advantages and returns
         with torch.no_grad():
             b_logprob, _, value = self.net.evaluate_and_value(b_obs, b_action)  # (B,) each
             value = value.view(T, N)
-            next_value = self.net.value(r["next_obs"].flatten(0, 1)).view(T, N)
+            next_value = self.next_values(value)  # (T, N)
             advantage = compute_gae(
                 r["reward"],
                 value,
