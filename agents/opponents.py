@@ -8,6 +8,7 @@ Neither learns: they are the fixed yardsticks of ``play_games``' win/draw/loss r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -101,9 +102,18 @@ class PastSelf(RandomPlayer):
     pool (no learner seen yet) every move is random.
     """
 
-    def __init__(self, game: Any, player: str, pool: list[Any], seed: int = 0) -> None:
+    def __init__(
+        self,
+        game: Any,
+        player: str,
+        pool: list[Any],
+        seed: int = 0,
+        view: Callable[[Tensor, Tensor], Tensor] | None = None,
+    ) -> None:
+        """``view(obs, mask)``: what the learner sees (the board env's ``LearnerView``), so that
+        a past self acts on what it was trained on; ``None``: the raw observation."""
         super().__init__(game, player, seed)
-        self.pool = pool
+        self.pool, self.view = pool, view
         self.which = torch.zeros(game.num_envs, dtype=torch.long, device=game.device)  # (N,)
 
     def new_games(self, rows: Tensor) -> None:
@@ -119,6 +129,8 @@ class PastSelf(RandomPlayer):
         anyone = super().act(obs)  # (N,) a random legal move
         if not self.pool:
             return anyone
+        if self.view is not None:
+            obs = self.view(obs, self.game.action_mask(self.player))
         moves = torch.stack([past.act(obs).long() for past in self.pool])  # (P, N)
         move = moves.gather(0, self.which.clamp(max=len(self.pool) - 1)[None]).squeeze(0)
         legal = self.game.action_mask(self.player).gather(1, move[:, None]).squeeze(1)

@@ -8,8 +8,11 @@ snapshots of the learner, taken every ``pool_every`` samples; each game draws on
 sub-env is one seat's games in a row: its observation is that seat's view at its turn, its
 reward the game's outcome for the seat (+1 win, 0 draw, -1 loss) once the game ends.
 
-An illegal move forfeits the game (reward -1, as PettingZoo's ``TerminateIllegalWrapper``):
-the env reveals legality through the reward, so any agent can learn it. A seat whose game the
+The learner sees its seat's board and its legal moves: a Dict observation ``{"observation",
+"action_mask"}`` travelling flat (``sandbox.spaces.Flattened``), whose mask the RL agents honour
+(``agents/policies.py``), so PPO never plays an illegal move. An agent that ignores the mask
+may still play one: it forfeits the game (reward -1, as PettingZoo's
+``TerminateIllegalWrapper``), so the reward reveals legality to any agent. A seat whose game the
 opponents ended must still answer its next turn (the move is ignored) before its loss is
 revealed, as a PettingZoo agent steps its last observation.
 
@@ -41,7 +44,7 @@ from envs.pettingzoo_adapter import PettingZooGame, env_creator
 from envs.tictactoe import TicTacToe
 from sandbox.device import canonical_device
 from sandbox.errors import UsageError
-from sandbox.spaces import ActionChecker
+from sandbox.spaces import ActionChecker, Flattened
 
 KINDS = ("learner", "random", "scripted", "self")
 """Who may sit in a seat: the learner, a random or scripted player, or a past self."""
@@ -139,11 +142,28 @@ def board_text(obs: Tensor) -> str:
     return "\n".join("".join(".XO"[int(v)] for v in row) for row in marks.tolist())
 
 
-class Table:
-    """``game``'s copies with the learner in ``seat`` and ``players`` (opponents) in the others."""
+class LearnerView:
+    """What a learner sees of a seat: the board ``(n, *obs)`` and its legal moves ``(n, A)`` as
+    one flat ``(n, D)`` row per copy of the ``Flattened`` Dict space ``space``."""
 
-    def __init__(self, game: Any, seat: str, players: dict[str, Any]) -> None:
-        self.game, self.seat, self.players = game, seat, players
+    def __init__(self, board: spaces.Box, num_moves: int) -> None:
+        parts = {"observation": board, "action_mask": spaces.MultiBinary(num_moves)}
+        self.space = Flattened(spaces.Dict(parts))
+        self.dtype = torch.uint8 if self.space.dtype == np.uint8 else torch.float32
+
+    def __call__(self, obs: Tensor, mask: Tensor) -> Tensor:
+        out = obs.new_empty(len(obs), *self.space.shape, dtype=self.dtype)  # (n, D)
+        for key, part in (("observation", obs), ("action_mask", mask)):
+            out[:, self.space.parts[key][1]] = part.flatten(1).to(self.dtype)
+        return out
+
+
+class Table:
+    """``game``'s copies with the learner in ``seat`` and ``players`` (opponents) in the others;
+    ``view(obs, mask)`` is what the learner sees (``LearnerView``)."""
+
+    def __init__(self, game: Any, seat: str, players: dict[str, Any], view: LearnerView) -> None:
+        self.game, self.seat, self.players, self.view = game, seat, players, view
         self.n = game.num_envs
 
     def start(self, seed: int | None) -> None:
@@ -176,6 +196,9 @@ class Table:
         self._collect()
         self._others()
         final = self._final if self._final is not None else game.observe(self.seat)
+        # the mask beside a final board is the seat's mask now; it matters to no one (a final
+        # observation only feeds the value of a state that has none)
+        final = self.view(final, game.action_mask(self.seat))
         return self._reward, self._terminated, final, ~legal
 
     def _others(self) -> None:
@@ -198,7 +221,8 @@ class Table:
                 player.new_games(game.terminated)
 
     def observe(self) -> Tensor:
-        return self.game.observe(self.seat)
+        """The learner's view of its seat ``(n, D)``."""
+        return self.view(self.game.observe(self.seat), self.game.action_mask(self.seat))
 
 
 class BoardEnv(gymnasium.vector.VectorEnv):
@@ -240,11 +264,13 @@ class BoardEnv(gymnasium.vector.VectorEnv):
             raise UsageError(f"{name}: the learner's seats {learner} see different observations")
         if not isinstance(act_space, spaces.Discrete):
             raise UsageError(f"{name}: board games with {act_space} moves are not supported")
-        # the games' observations are float32 tensors, whatever the raw env's dtype
+        # the games' boards are float32 tensors, whatever the raw env's dtype
         low, high = (np.broadcast_to(b, obs_space.shape) for b in (obs_space.low, obs_space.high))
-        self.single_observation_space = spaces.Box(
+        board = spaces.Box(
             low.astype(np.float32), high.astype(np.float32), obs_space.shape, np.float32
         )
+        self.view = LearnerView(board, int(act_space.n))
+        self.single_observation_space = self.view.space
         self.single_action_space = act_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
@@ -270,7 +296,7 @@ class BoardEnv(gymnasium.vector.VectorEnv):
             if other != seat:
                 kind = "self" if kind == "learner" else kind
                 players[other] = self._opponent(kind, game, other, seed=100 * k + j)
-        return Table(game, seat, players)
+        return Table(game, seat, players, self.view)
 
     def _opponent(self, kind: str, game: Any, seat: str, seed: int) -> Any:
         if kind == "random":
@@ -282,7 +308,7 @@ class BoardEnv(gymnasium.vector.VectorEnv):
                     f"(sandbox/TicTacToe-v0), not {self.name}; use random or self"
                 )
             return ScriptedPlayer(game, seat, seed)
-        return PastSelf(game, seat, self.pool, seed)
+        return PastSelf(game, seat, self.pool, seed, view=self.view)
 
     def on_start(self, run: Any) -> None:
         """The loop shows the run before its first reset: the learner, its first past self."""
@@ -368,7 +394,7 @@ class BoardEnv(gymnasium.vector.VectorEnv):
                 for j, p in enumerate(self.possible_agents)
                 if p != seat
             }
-            cache[seat, kind] = EvalTable(game, seat, players)
+            cache[seat, kind] = EvalTable(game, seat, players, self.view)
         return cache[seat, kind]
 
     def media(self, agent: Any) -> dict[str, Any]:
@@ -380,7 +406,7 @@ class BoardEnv(gymnasium.vector.VectorEnv):
             for j, p in enumerate(self.possible_agents)
             if p != seat
         }
-        table = Table(game, seat, players)
+        table = Table(game, seat, players, self.view)
         table.start(seed=0)
         boards = [self._text(game, game.observe(self.possible_agents[0]))]
         for _ in range(MAX_TURNS):

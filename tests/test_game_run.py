@@ -116,8 +116,25 @@ def test_an_illegal_move_forfeits_and_a_finished_board_is_final_obs():
     taken = int((env.tables[0].game.board[0] == 2).nonzero()[0])  # O's square
     _, reward, terminated, _, info = env.step(torch.tensor([taken]))
     assert reward.tolist() == [-1.0] and terminated.tolist() == [True]
-    assert info["final_obs"][0].sum() == 2  # the board as it ended: X and O, one each
+    board = env.single_observation_space.parts["observation"][1]  # the flat obs' board part
+    assert info["final_obs"][0, board].sum() == 2  # the board as it ended: X and O, one each
     assert env.tables[0].game.board.abs().sum() == 0  # and a new game has begun
+
+
+def test_the_learner_sees_its_legal_moves_and_ppo_never_plays_an_illegal_one():
+    env = TicTacToeEnv(64, seats="player_1=learner,player_2=random", eval_games=64)
+    obs, _ = env.reset(seed=0)
+    mask = env.single_observation_space.parts["action_mask"][1]
+    game = env.tables[0].game
+    assert torch.equal(obs[:, mask].bool(), game.action_mask("player_1"))  # after O's reply
+    sandbox.seed_everything(0)
+    agent = sandbox.make_agent("ppo", env, num_steps=8)  # untrained: moves at random
+    for _ in range(50):  # sampled moves: each within the mask the learner was shown
+        action = agent.act(obs)
+        assert obs[:, mask].bool().gather(1, action[:, None].long()).all()
+        obs = env.step(action)[0]
+    figures = env.score(lambda o: agent.act(o, deterministic=True))
+    assert figures["illegal_rate"] == 0  # greedy play: masked moves are never the argmax
 
 
 def test_self_play_keeps_a_pool_of_past_selves_and_checkpoints_it():
