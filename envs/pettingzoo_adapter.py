@@ -34,6 +34,11 @@ def env_creator(name: str) -> Callable[[], Any]:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
+        if e.name == "pettingzoo":
+            raise UsageError(
+                f"env {module_name!r} needs the optional package 'pettingzoo', which is not "
+                "installed: pip install -e .[games]"
+            ) from None
         if e.name and module_name.startswith(e.name + ".") or e.name == module_name:
             raise UsageError(
                 f"no PettingZoo env module {module_name!r} (expected e.g. "

@@ -97,6 +97,20 @@ def test_missing_extra_names_the_pip_extra(monkeypatch):
     assert "\n" not in str(e.value)
 
 
+def test_missing_pettingzoo_names_the_games_extra(monkeypatch):
+    class Absent:  # finds pettingzoo nowhere, as when it is not installed
+        def find_spec(self, name, path=None, target=None):
+            if name.partition(".")[0] == "pettingzoo":
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    for mod in [m for m in sys.modules if m.partition(".")[0] == "pettingzoo"]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setattr(sys, "meta_path", [Absent(), *sys.meta_path])
+    with pytest.raises(UsageError) as e:
+        env_creator("pettingzoo.classic.tictactoe_v3")
+    assert str(e.value).endswith("pip install -e .[games]") and "\n" not in str(e.value)
+
+
 def test_unknown_module_is_one_line():
     with pytest.raises(UsageError, match="no PettingZoo env module 'pettingzoo.classic.nope'"):
         env_creator("pettingzoo.classic.nope")
