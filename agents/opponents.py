@@ -109,16 +109,20 @@ class PastSelf(RandomPlayer):
         pool: list[Any],
         seed: int = 0,
         view: Callable[[Tensor, Tensor], Tensor] | None = None,
+        fixed: Tensor | None = None,
     ) -> None:
         """``view(obs, mask)``: what the learner sees (the board env's ``LearnerView``), so that
-        a past self acts on what it was trained on; ``None``: the raw observation."""
+        a past self acts on what it was trained on; ``None``: the raw observation.
+        ``fixed`` ``(N,)`` long: the past self of each copy, for good (an evaluation's
+        per-member games), instead of a draw per game."""
         super().__init__(game, player, seed)
-        self.pool, self.view = pool, view
-        self.which = torch.zeros(game.num_envs, dtype=torch.long, device=game.device)  # (N,)
+        self.pool, self.view, self.fixed = pool, view, fixed is not None
+        zeros = torch.zeros(game.num_envs, dtype=torch.long, device=game.device)
+        self.which = fixed if fixed is not None else zeros  # (N,)
 
     def new_games(self, rows: Tensor) -> None:
         """Draw a past self for the copies ``rows`` ``(N,)`` bool whose new game starts."""
-        if self.pool:
+        if self.pool and not self.fixed:
             drawn = torch.randint(
                 len(self.pool), rows.shape, generator=self.generator, device=rows.device
             )

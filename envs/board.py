@@ -19,7 +19,9 @@ revealed, as a PettingZoo agent steps its last observation.
 Evaluation (``score``) plays ``eval_games`` games from empty boards in every learner seat
 against the random and (tic-tac-toe) scripted players: ``eval/win_rate_vs_random``,
 ``draw_rate_vs_random``, ``loss_rate_vs_random``, the same ``_vs_scripted``, ``illegal_rate``
-(games lost by an illegal move), and ``eval/score`` = the win rate against random.
+(games lost by an illegal move), and ``eval/score`` = the win rate against random. With
+past selves in the pool, ``eval/elo`` rates the learner (Elo, random = 0) from its games
+against random and against each past self, rated as the learner was when it was taken.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ from sandbox.errors import UsageError
 from sandbox.spaces import ActionChecker, Flattened
 
 KINDS = ("learner", "random", "scripted", "self")
+ELO_SPAN = 1600.0
+"""How far beyond its opponents' ratings a perfect (or null) score puts a rating."""
 """Who may sit in a seat: the learner, a random or scripted player, or a past self."""
 
 MAX_TURNS = 10_000
@@ -134,6 +138,43 @@ def learner_from_players(spec: str, agents: list[str]) -> tuple[str, str]:
             f"or self in the others, e.g. player_1=ppo,player_2=random; got {spec!r}"
         )
     return names[0], ",".join(seats)
+
+
+def performance_rating(results: list[tuple[float, float, int]]) -> float:
+    """The Elo rating that expects the scores achieved: ``results`` of (opponent rating,
+    mean score in [0, 1], games); the R where sum n (s - 1 / (1 + 10^((r - R) / 400))) = 0,
+    found by bisection (the sum falls as R grows), within ``ELO_SPAN`` of the opponents.
+
+    Example:
+        >>> round(performance_rating([(0.0, 0.5, 100)]))
+        0
+        >>> round(performance_rating([(0.0, 0.76, 100), (200.0, 0.5, 100)]))
+        200
+    """
+    ratings = [r for r, _, _ in results]
+    low, high = min(ratings) - ELO_SPAN, max(ratings) + ELO_SPAN
+
+    def surplus(rating: float) -> float:
+        return sum(n * (s - 1 / (1 + 10 ** ((r - rating) / 400))) for r, s, n in results)
+
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if surplus(mid) > 0 else (low, mid)
+    return (low + high) / 2
+
+
+class Pool:
+    """The learner's past selves (``members``, newest last, at most ``size``) and the Elo rating
+    each was taken at; ``rating`` is the learner's latest (its evaluation's ``eval/elo``)."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.members, self.ratings, self.rating = size, [], [], 0.0
+
+    def add(self, agent: Any) -> None:
+        """A snapshot of ``agent`` at the learner's current rating."""
+        self.members.append(copy.deepcopy(agent))
+        self.ratings.append(self.rating)
+        del self.members[: -self.size], self.ratings[: -self.size]
 
 
 def board_text(obs: Tensor) -> str:
@@ -275,7 +316,7 @@ class BoardEnv(gymnasium.vector.VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._check_action = ActionChecker(act_space, num_envs, self.device)
-        self.pool: list[Any] = []  # past selves of the learner (self-play), filled by on_start
+        self.pool = Pool(cfg.pool_size)  # past selves (self-play), filled from on_start
         self.learner: Any = None
         self.samples = 0  # learner moves so far (all sub-envs), for the snapshot schedule
         sizes = [
@@ -308,12 +349,14 @@ class BoardEnv(gymnasium.vector.VectorEnv):
                     f"(sandbox/TicTacToe-v0), not {self.name}; use random or self"
                 )
             return ScriptedPlayer(game, seat, seed)
-        return PastSelf(game, seat, self.pool, seed, view=self.view)
+        return PastSelf(game, seat, self.pool.members, seed, view=self.view)
 
     def on_start(self, run: Any) -> None:
-        """The loop shows the run before its first reset: the learner, its first past self."""
+        """The loop shows the run before its first reset: the learner, its first past self
+        (untrained: rated as random, 0)."""
         self.learner = run.agent
-        self.pool[:] = [copy.deepcopy(self.learner)]
+        self.pool.members.clear(), self.pool.ratings.clear()
+        self.pool.add(self.learner)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -350,8 +393,7 @@ class BoardEnv(gymnasium.vector.VectorEnv):
             self.learner is not None
             and self.samples // every > (self.samples - self.num_envs) // every
         ):
-            self.pool.append(copy.deepcopy(self.learner))
-            del self.pool[: -self.config.pool_size]
+            self.pool.add(self.learner)
         return self._observe(), reward, terminated, self._truncated, info
 
     # --- evaluation and media -------------------------------------------------------------
@@ -376,7 +418,35 @@ class BoardEnv(gymnasium.vector.VectorEnv):
                 f"loss_rate_vs_{kind}": loss,
             }
         figures["illegal_rate"] = torch.stack(illegal).mean()
+        if self.pool.members:
+            figures["elo"] = self._elo(policy, figures)
         return {"score": figures["win_rate_vs_random"], **figures}
+
+    def _elo(self, policy: Callable[[Tensor], Tensor], figures: dict[str, Tensor]) -> Tensor:
+        """The learner's rating from its games against random (rated 0) and each past self
+        (``eval_games`` per seat shared among them), which past selves taken later inherit."""
+        vs_random = figures["win_rate_vs_random"] + figures["draw_rate_vs_random"] / 2
+        games = self.config.eval_games
+        results = [(0.0, float(vs_random), games)]
+        members = len(self.pool.members)
+        per_self = max(games // members, 1)
+        # copy i plays past self i % members: every member's games in one batched table a seat
+        which = torch.arange(per_self * members, device=self.device) % members  # (G,)
+        wins = torch.zeros(members, device=self.device)  # (P,) summed over seats
+        for seat in self._learner_seats():
+            game = self.make_game(per_self * members)
+            players = {
+                p: PastSelf(game, p, self.pool.members, seed=j, view=self.view, fixed=which)
+                for j, p in enumerate(self.possible_agents)
+                if p != seat
+            }
+            outcome, _ = EvalTable(game, seat, players, self.view).first_games(policy)  # (G,)
+            points = (outcome > 0).float() + (outcome == 0).float() / 2  # (G,) 1, 1/2 or 0
+            wins += torch.zeros_like(wins).index_add_(0, which, points) / per_self
+        mean = (wins / len(self._learner_seats())).tolist()  # (P,) mean score per member
+        results += list(zip(self.pool.ratings, mean, [per_self] * members, strict=True))
+        self.pool.rating = performance_rating(results)
+        return torch.tensor(self.pool.rating, device=self.device)
 
     def _learner_seats(self) -> list[str]:
         return [s for s, kind in self.seats.items() if kind == "learner"]
@@ -432,6 +502,12 @@ class BoardEnv(gymnasium.vector.VectorEnv):
             return board_text(obs[0])
         return game.render_text(0)
 
+    def _sharing_pool(self, copy_: BoardEnv) -> BoardEnv:
+        """``copy_`` (an evaluation copy) with this env's pool: ``eval/elo`` rates the learner
+        against the past selves it trains against, and keeps their ratings here."""
+        copy_.pool = self.pool
+        return copy_
+
     # --- checkpoints ----------------------------------------------------------------------
 
     def config_dict(self) -> dict[str, Any]:
@@ -440,14 +516,22 @@ class BoardEnv(gymnasium.vector.VectorEnv):
 
     def state_dict(self) -> dict[str, Any]:
         """The pool of past selves and the snapshot schedule (the boards restart on resume)."""
-        return {"pool": [past.state_dict() for past in self.pool], "samples": self.samples}
+        pool = self.pool
+        return {
+            "pool": [past.state_dict() for past in pool.members],
+            "ratings": list(pool.ratings),
+            "rating": pool.rating,
+            "samples": self.samples,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the pool (as copies of the learner given ``on_start``); ``None``: reset."""
         if self.learner is not None:
-            self.pool[:] = [copy.deepcopy(self.learner) for _ in state["pool"]]
-            for past, saved in zip(self.pool, state["pool"], strict=True):
+            self.pool.members[:] = [copy.deepcopy(self.learner) for _ in state["pool"]]
+            for past, saved in zip(self.pool.members, state["pool"], strict=True):
                 past.load_state_dict(saved)
+            self.pool.ratings[:] = state["ratings"]
+            self.pool.rating = state["rating"]
         self.samples = state["samples"]
         return None
 
@@ -489,8 +573,10 @@ class TicTacToeEnv(BoardEnv):
         )
 
     def eval_env(self) -> TicTacToeEnv:
-        """A fresh copy for evaluation (its games are its own)."""
-        return TicTacToeEnv(self.num_envs, device=self.device, **self.config_dict())
+        """A fresh copy for evaluation (its games are its own, its past selves ours)."""
+        return self._sharing_pool(
+            TicTacToeEnv(self.num_envs, device=self.device, **self.config_dict())
+        )
 
 
 class PettingZooEnv(BoardEnv):
@@ -513,8 +599,10 @@ class PettingZooEnv(BoardEnv):
         self.spec = EnvSpec(id=env_id)
 
     def eval_env(self) -> PettingZooEnv:
-        """A fresh copy for evaluation (its games are its own)."""
-        return PettingZooEnv(self.env_id, self.num_envs, device=self.device, **self.config_dict())
+        """A fresh copy for evaluation (its games are its own, its past selves ours)."""
+        return self._sharing_pool(
+            PettingZooEnv(self.env_id, self.num_envs, device=self.device, **self.config_dict())
+        )
 
     def pettingzoo_env(self) -> Any:
         """A fresh raw env, for PettingZoo's own ``api_test`` (``sandbox check``)."""

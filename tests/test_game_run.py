@@ -13,7 +13,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import sandbox
-from envs.board import PettingZooEnv, TicTacToeEnv
+from envs.board import PettingZooEnv, Pool, TicTacToeEnv, performance_rating
 from sandbox import presets
 from sandbox.apps.cli import main
 from tests.conftest import read_scalars
@@ -141,15 +141,34 @@ def test_self_play_keeps_a_pool_of_past_selves_and_checkpoints_it():
     env = TicTacToeEnv(8, pool_every=16, pool_size=3, eval_games=8)
     agent = sandbox.make_agent("ppo", env, num_steps=4)
     result = sandbox.train(env, agent, 80, seed=0, logdir=None, progress=False)
-    assert result.samples == 80 and len(env.pool) == 3  # 1 at the start + 5 snapshots, 3 kept
-    assert env.pool[0] is not agent
+    assert result.samples == 80 and len(env.pool.members) == 3  # 1 + 5 snapshots, 3 kept
+    assert env.pool.members[0] is not agent
     state = env.state_dict()
     other = TicTacToeEnv(8, pool_every=16, pool_size=3)
     other.on_start(SimpleNamespace(agent=agent))  # what the loop shows it: the learner
     other.load_state_dict(state)
-    net, saved = other.pool[-1].net.state_dict(), env.pool[-1].net.state_dict()
-    assert len(other.pool) == 3 and all(torch.equal(net[k], saved[k]) for k in net)
+    net, saved = other.pool.members[-1].net.state_dict(), env.pool.members[-1].net.state_dict()
+    assert len(other.pool.members) == 3 and all(torch.equal(net[k], saved[k]) for k in net)
     assert other.samples == 80
+    assert (other.pool.ratings, other.pool.rating) == (env.pool.ratings, env.pool.rating)
+
+
+def test_elo_rates_past_selves_at_the_learners_rating_when_taken():
+    assert round(performance_rating([(0.0, 0.5, 100)])) == 0  # even with random: random's 0
+    assert performance_rating([(0.0, 1.0, 10)]) > 1500  # a perfect score: at the span's end
+    pool = Pool(2)
+    for rating, name in ((0.0, "a"), (150.0, "b"), (300.0, "c")):
+        pool.rating = rating
+        pool.add(SimpleNamespace(name=name))
+    assert [m.name for m in pool.members] == ["b", "c"] and pool.ratings == [150.0, 300.0]
+
+
+def test_a_learner_trained_against_random_out_rates_its_first_self(tmp_path):
+    args = ["sandbox/TicTacToe-v0", VS_RANDOM, *FAST_PPO, "--steps", "20000", "--seed", "0"]
+    assert run(tmp_path, *args, "--eval-every", "5000", "--env.eval-games", "200") == 0
+    scores = read_scalars(only_run(tmp_path))["eval/elo"]
+    first, last = scores[0][1], scores[-1][1]
+    assert last > first + 100 and last > 100, scores  # seed 0
 
 
 @pytest.mark.slow  # ~20 s here: 50k samples of PPO against random, through the console script
