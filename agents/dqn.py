@@ -20,7 +20,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from agents.buffers import ReplayBuffer
-from agents.policies import QNetwork, require_action_space
+from agents.policies import QNetwork, action_mask_part, require_action_space
 from sandbox.core import Env, Transition, env_device
 
 
@@ -96,6 +96,9 @@ class DQNAgent:
         space = require_action_space("dqn", env, (spaces.Discrete,))
         self.device, self.num_envs = env_device(env), env.num_envs
         self.num_actions, self.action_start = int(space.n), int(space.start)
+        # the observations' action_mask part (a Flattened Dict's), or None: greedy actions,
+        # exploration and the TD target's max stay within the legal actions
+        self.mask_part = action_mask_part(env, [self.num_actions])
         self.q = QNetwork(env, cfg.num_hiddens, cfg.num_layers).to(self.device)
         self.q_target = QNetwork(env, cfg.num_hiddens, cfg.num_layers).to(self.device)
         self.q_target.load_state_dict(self.q.state_dict())
@@ -111,13 +114,27 @@ class DQNAgent:
     def act(self, obs: Tensor, *, deterministic: bool = False) -> Tensor:
         """Greedy on Q, or with probability epsilon a uniformly random action."""
         with torch.inference_mode():
-            action = self.q(obs).argmax(-1)  # (N,)
+            legal = self.legal(obs)  # (N, num_actions) bool, or None
+            action = self.masked(self.q(obs), legal).argmax(-1)  # (N,)
             if not deterministic:
                 eps = epsilon(self.samples, self.config)
                 explore = torch.rand(len(obs), device=self.device) < eps  # (N,)
-                random = torch.randint(self.num_actions, (len(obs),), device=self.device)
+                if legal is None:
+                    random = torch.randint(self.num_actions, (len(obs),), device=self.device)
+                else:  # uniform over the legal actions
+                    random = torch.multinomial(legal.float(), 1).squeeze(-1)
                 action = torch.where(explore, random, action)
         return action + self.action_start if self.action_start else action
+
+    def legal(self, obs: Tensor) -> Tensor | None:
+        """The legal actions ``(B, num_actions)`` bool from the observations, or ``None``."""
+        return None if self.mask_part is None else obs[:, self.mask_part] != 0
+
+    @staticmethod
+    def masked(q: Tensor, legal: Tensor | None) -> Tensor:
+        """Q-values ``(B, num_actions)`` with illegal actions at the dtype's lowest value (finite:
+        a terminal s' with no legal action still gives a finite, then zeroed, target)."""
+        return q if legal is None else q.masked_fill(~legal, torch.finfo(q.dtype).min)
 
     def learn(self, transition: Transition) -> dict[str, Tensor]:
         """Store the batch; every ``train_freq`` samples, ``gradient_steps`` TD updates."""
@@ -148,12 +165,15 @@ class DQNAgent:
         for _ in range(cfg.gradient_steps):
             b = self.buffer.sample(cfg.batch_size)
             with torch.no_grad():
+                legal = self.legal(b["next_obs"])  # (B, num_actions): a' ranges over these
                 q_next = self.q_target(b["next_obs"])  # (B, num_actions)
                 if cfg.double_dqn:  # online net picks, target net values
-                    next_action = self.q(b["next_obs"]).argmax(-1, keepdim=True)
-                    next_q = q_next.gather(-1, next_action).squeeze(-1)
+                    online = self.masked(self.q(b["next_obs"]), legal)
+                    next_q = q_next.gather(-1, online.argmax(-1, keepdim=True)).squeeze(-1)
                 else:
-                    next_q = q_next.max(-1).values  # (B,)
+                    next_q = self.masked(q_next, legal).max(-1).values  # (B,)
+                # an s' whose mask allows nothing has no max: 0 rather than the lowest float
+                next_q = next_q if legal is None else torch.where(legal.any(-1), next_q, 0.0)
                 target = td_target(b["reward"], next_q, b["terminated"], cfg.gamma)
             q = self.q(b["obs"]).gather(-1, b["action"][:, None]).squeeze(-1)  # (B,)
             loss = F.smooth_l1_loss(q, target)  # Huber, as SB3 and the Nature paper's clip

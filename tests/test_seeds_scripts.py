@@ -9,6 +9,7 @@ import pytest
 
 from sandbox.apps import aggregate
 from sandbox.apps.cli import main
+from sandbox.apps.tour import TOUR
 from tests.conftest import run_script
 
 
@@ -45,8 +46,9 @@ def test_the_tour_with_seeds_gives_each_paradigm_a_mean_an_interval_and_a_band(t
         )
     assert code == 0
     rows = [ln for ln in out.getvalue().splitlines() if "sandbox/" in ln]
-    assert len(rows) == 6  # one row per paradigm, not per seed
+    assert len(rows) == len(TOUR)  # one row per paradigm, not per seed
     root = tmp_path / "tour"
     aggregates = [p for p in root.iterdir() if aggregate.is_aggregate(p)]
-    assert len(aggregates) == 6 and len(list(root.glob("*__s*__*"))) == 12
-    assert all(row.count("[") == 1 for row in rows)  # headline: mean [lower, upper]
+    assert len(aggregates) == len(TOUR) and len(list(root.glob("*__s*__*"))) == 2 * len(TOUR)
+    # headline: mean [lower, upper]; the classification row's gap has its own interval
+    assert all(row.count("[") == 1 + ("gap" in row) for row in rows)

@@ -358,6 +358,22 @@ def test_dict_action_mask_key_never_broken(agent_id):
     assert torch.allclose(log_p.exp().sum(-1), torch.ones(16))
 
 
+def test_dqn_explores_and_acts_within_the_mask_and_learns():
+    """DQN: epsilon-greedy's random actions and its greedy ones stay within the mask (fatal
+    otherwise here: with epsilon 1 at the start, an unmasked draw would hit one at once)."""
+    sandbox.seed_everything(0)
+    env = DictMaskEnv()
+    agent = sandbox.make_agent(
+        "dqn", env, learning_starts=256, exploration_steps=2_000, train_freq=16, gradient_steps=4
+    )
+    returns, _ = play(env, agent, 8_000, seed=0)
+    assert env.fatal == 0 and sum(returns[-160:]) / 160 > 0.9
+    obs, _ = env.reset(seed=1)
+    for _ in range(20):
+        obs = env.step(agent.act(obs, deterministic=True))[0]
+    assert env.fatal == 0
+
+
 def test_mask_of_wrong_size_is_one_line():
     class WrongMask(FatalMaskEnv):
         def _draw(self):
