@@ -1,4 +1,5 @@
-"""``sandbox run ENV_ID AGENT [flags]``, ``sandbox list``, ``sandbox check ENV_ID`` (DESIGN §3b).
+"""``sandbox run ENV_ID AGENT [flags]`` and ``main``, which dispatches every command (DESIGN §3b;
+the others are in ``commands.py``).
 
 The flags of ``run`` are built with tyro from three dataclasses: the run's own (``RunFlags``),
 the agent's ``Config`` (``--lr``) and the env's ``Config`` (``--env.noise``), so ``--help``
@@ -8,28 +9,24 @@ always shows the options of the env and agent named. A usage error prints one li
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import os
-import re
 import shlex
 import signal
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import torch
 import tyro
 
 from sandbox import distributed, presets, registry
-from sandbox.apps import compare, seeds, tour
-from sandbox.apps.check import run_checks
-from sandbox.apps.eval import evaluate_run, format_figures
+from sandbox.apps import seeds
+from sandbox.apps.commands import cmd_check, cmd_compare, cmd_eval, cmd_list, cmd_tour
+from sandbox.apps.flags import fail, parse_tyro
 from sandbox.checkpoint import load_checkpoint
-from sandbox.device import resolve_device
 from sandbox.errors import (
     CheckpointWriteError,
     NonFiniteError,
@@ -121,47 +118,6 @@ DEFAULT_STEPS = 10_000
 """The budget of a run that names none."""
 
 
-def _fail(message: str, code: int = 2) -> int:
-    if distributed.active() and not message.startswith("[rank"):  # which process says it
-        message = f"[rank {distributed.rank()}] {message}"
-    print(f"sandbox: error: {message}", file=sys.stderr)
-    return code
-
-
-_KINDS = {"INT": "an integer", "FLOAT": "a number", "STR": "a string"}
-
-
-def _one_line(tyro_output: str) -> str:
-    """Condense tyro's boxed error (unicode or ASCII borders) into one line with its hints."""
-    lines = []
-    for raw in tyro_output.splitlines()[1:]:  # the first line is the box's top, with a title
-        line = raw.strip().strip("│|").strip()
-        if line and not re.fullmatch(r"[╭╮╰╯─│|+=\- ]+", line):
-            lines.append(line)
-    body = [ln for ln in lines if not ln.startswith(("For full helptext", "Argument helptext"))]
-    message = body[0] if body else "bad arguments"
-    typed = re.match(r"Error parsing (\S+): no type matching (\S+) could be .* \[(.*)\]", message)
-    if typed:  # "--steps: no type matching {None}|INT could be ..." -> what to type instead
-        kinds = [_KINDS.get(k, k.lower()) for k in typed[2].split("|") if k != "{None}"]
-        message = f"{typed[1]} expects {' or '.join(kinds)}, got {typed[3]}"
-    message = message.replace("Error parsing ", "").rstrip(".")
-    for python_says, kind in (
-        ("could not convert string to float", "a number"),
-        (r"invalid literal for int\(\) with base 10", "an integer"),
-    ):
-        message = re.sub(f": {python_says}: (.*)", rf" expects {kind}, got \1", message)
-    if "Perhaps you meant:" in body:
-        near = [
-            ln.split()[0].rstrip(",")
-            for ln in body[body.index("Perhaps you meant:") + 1 :]
-            if ln.startswith("--")
-        ]
-        message += f" (did you mean {', '.join(near)}?)" if near else ""
-    if message.startswith("Unrecognized options") and re.search(r"\b(True|False)\b", message):
-        message += " (a yes/no option is a flag: --name or --no-name)"
-    return message
-
-
 def _parse_flags(
     prog: str,
     env_config: type | None,
@@ -190,35 +146,7 @@ def _parse_flags(
         env = env_config(**p.env)
         parts.append(("env", env_config, field(default_factory=lambda: env)))
     flags_cls = dataclasses.make_dataclass("Flags", parts, frozen=True)
-    return _tyro(flags_cls, args, prog)
-
-
-def _tyro(cls: type, args: list[str], prog: str) -> Any:
-    """``tyro.cli``, with its boxed errors turned into one-line ``UsageError``s."""
-    if "-h" in args or "--help" in args:
-        return tyro.cli(cls, args=args, prog=prog)
-    captured = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(captured), _wide_terminal():
-            return tyro.cli(cls, args=args, prog=prog)
-    except SystemExit as e:
-        if e.code:
-            raise UsageError(f"{_one_line(captured.getvalue())}; see `{prog} --help`") from None
-        raise
-
-
-@contextlib.contextmanager
-def _wide_terminal() -> Any:
-    """Keep tyro's captured error message on one line (rich wraps at $COLUMNS)."""
-    old = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "1000"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["COLUMNS"]
-        else:
-            os.environ["COLUMNS"] = old
+    return parse_tyro(flags_cls, args, prog)
 
 
 def _options(config: Any) -> dict[str, Any]:
@@ -352,158 +280,6 @@ def _summary(result: RunResult) -> None:
         print(f"view      tensorboard --logdir {shlex.quote(str(result.run_dir.parent))}")
 
 
-def cmd_list(args: list[str]) -> int:
-    """``sandbox list``: one line per env and per agent."""
-    if args:
-        raise UsageError(f"`sandbox list` takes no arguments, got {' '.join(args)}")
-    envs, agents = registry.ENVS.values(), registry.AGENTS.values()
-    w1 = max(len(x) for x in [*(e.id for e in envs), *(a.name for a in agents)])
-    w2 = max(len(x) for x in [*(e.paradigm for e in envs), *(a.learns_from for a in agents)])
-    print("envs (sandbox run ENV_ID AGENT), paradigm:")
-    for e in envs:
-        print(f"  {e.id:<{w1}}  {e.paradigm:<{w2}}  {e.description}")
-    print("  (and any Gymnasium id: CartPole-v1, module:MyEnv-v0, ... through the adapter)")
-    print("presets (sandbox/presets/AGENT.toml; --preset none for the bare defaults):")
-    by_env: dict[str, list[str]] = {}
-    for p in presets.everything():
-        by_env.setdefault(p.env_id, []).append(p.agent_name)
-    for env_id, names in by_env.items():
-        print(f"  {env_id:<{w1}}  {', '.join(names)}")
-    print("agents, what they learn from:")
-    for a in agents:
-        print(f"  {a.name:<{w1}}  {a.learns_from:<{w2}}  {a.description}")
-    return 0
-
-
-def cmd_check(args: list[str]) -> int:
-    """``sandbox check ENV_ID``: a pass/fail table of the contract checks; exit 1 on a failure."""
-    if len(args) != 1 or args[0].startswith("-"):
-        raise UsageError("expected `sandbox check ENV_ID`")
-    env_id = args[0]
-    env = registry.make(env_id, 4)
-    rows = run_checks(env, lambda: registry.make(env_id, 1))
-    width = max(len(r.name) for r in rows)
-    for r in rows:
-        status = "skip" if r.skipped else "pass" if r.ok else "FAIL"
-        print(f"{status}  {r.name:<{width}}  {r.detail}".rstrip())
-    failed = sum(not r.ok for r in rows)
-    print(f"{env_id}: {len(rows) - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
-@dataclass(frozen=True)
-class CompareFlags:
-    """Compare runs read back from their TensorBoard event files."""
-
-    paths: tyro.conf.Positional[tuple[str, ...]]
-    """Run directories, or directories above runs (e.g. runs/tour)."""
-    tags: tuple[str, ...] = compare.DEFAULT_TAGS
-    """Scalar tags to compare (mean of the final values, its 95% CI, and their IQM)."""
-    format: Literal["table", "markdown", "csv"] = "table"
-    """Output format."""
-    plot: str | None = None
-    """Also draw the tags' curves against samples into this PNG file (mean and band per group)."""
-    by: str | None = None
-    """Group runs by this one option's value (a sweep, e.g. lr), whatever else differs."""
-    write_tensorboard: bool = False
-    """Write each group's mean and 95% CI as a TensorBoard run next to its seeds (replaced
-    on every call; the seed runs are never modified)."""
-
-
-def cmd_compare(args: list[str]) -> int:
-    """``sandbox compare RUN_DIR...``: final values per group of seeds: mean, 95% CI, IQM."""
-    flags = _tyro(CompareFlags, args, "sandbox compare")
-    print(
-        compare.compare(
-            flags.paths, flags.tags, flags.format, flags.plot, flags.by, flags.write_tensorboard
-        )
-    )
-    if flags.plot:
-        print(f"plot: {flags.plot}", file=sys.stderr)
-    return 0
-
-
-@dataclass(frozen=True)
-class EvalFlags:
-    """Score a trained agent: episodes for an env with episodes, the test split for a dataset."""
-
-    run_dir: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR")]
-    """The run directory (its checkpoint.pt)."""
-    episodes: int | None = None
-    """Episodes to average (default: the run's --eval-episodes)."""
-    num_envs: int | None = None
-    """Sub-envs the episodes are played on (a dataset: the batch size); default: the run's
-    own evaluation, which repeats its final eval/score."""
-    device: str | None = None
-    """auto, cpu, cuda, cuda:N or mps (default: the run's device)."""
-    seed: int | None = None
-    """Reset seed of the episodes (default: the run's evaluation seed)."""
-    capture_video: bool = False
-    """Record the run's evaluation episodes as a GIF in RUN_DIR/videos/."""
-
-
-def cmd_eval(args: list[str]) -> int:
-    """``sandbox eval RUN_DIR``: the trained agent's score, printed on one line."""
-    try:
-        flags = _tyro(EvalFlags, args, "sandbox eval")
-    except UsageError as e:
-        if not str(e).startswith("Missing"):
-            raise
-        raise UsageError(
-            "expected `sandbox eval RUN_DIR [flags]`, the directory `sandbox run` printed "
-            "(e.g. runs/default/CartPole-v1__ppo__s0__20260101-120000)"
-        ) from None
-    figures, video = evaluate_run(
-        flags.run_dir,
-        episodes=flags.episodes,
-        num_envs=flags.num_envs,
-        device=flags.device,
-        seed=flags.seed,
-        capture_video=flags.capture_video,
-    )
-    print(f"eval      {format_figures(figures)}")
-    if video is not None:
-        print(f"video     {video}")
-    return 0
-
-
-@dataclass(frozen=True)
-class TourFlags:
-    """One short run per paradigm into <logdir>/tour, then one table comparing them."""
-
-    budget: str = "default"
-    """tiny, small, default (about 3 minutes on 2 CPU cores), large, or a multiplier."""
-    logdir: str = "runs"
-    """Root of the run directories; the tour writes under <logdir>/tour."""
-    device: str = "cpu"
-    """cpu, cuda, auto: small models are fastest on the CPU."""
-    seed: int = 0
-    """Seed of every run."""
-    seeds: str | None = None
-    """Several seeds per paradigm, e.g. 0-4: the table gives means and 95% CIs, TensorBoard
-    each paradigm's mean curve with its band."""
-    progress: bool = True
-    """Show a progress bar per run on a terminal."""
-
-
-def cmd_tour(args: list[str]) -> int:
-    """``sandbox tour``: every paradigm, one table, the TensorBoard line to look at it."""
-    flags = _tyro(TourFlags, args, "sandbox tour")
-    tour.budget_scale(flags.budget)  # refuse a bad budget before any run
-    resolve_device(flags.device)
-    visits = tour.run_tour(
-        flags.budget,
-        logdir=flags.logdir,
-        device=flags.device,
-        seed=flags.seed,
-        progress=flags.progress,
-        seeds=seeds.parse_seeds(flags.seeds) if flags.seeds else (),
-    )
-    print(tour.table(visits))
-    print(f"\nsee them side by side: {tour.tensorboard_line(flags.logdir)}")
-    return 0
-
-
 COMMANDS = {
     "run": cmd_run,
     "list": cmd_list,
@@ -525,16 +301,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
-        return _fail(
+        return fail(
             f"unknown command {command!r}{registry.closest(command, list(COMMANDS))}; "
             f"expected one of {', '.join(COMMANDS)}"
         )
     try:
         return COMMANDS[command](rest)
     except UsageError as e:
-        return _fail(str(e))
+        return fail(str(e))
     except (CheckpointWriteError, NonFiniteError, RunFailed) as e:
-        return _fail(str(e), code=1)
+        return fail(str(e), code=1)
     except RunInterrupted as e:
         if distributed.is_main():  # every rank stopped at the same sample: one line
             print(f"sandbox: {e}", file=sys.stderr)
