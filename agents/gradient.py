@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from agents import transfer
+from agents.compiling import Compiled
 from agents.nets import make_net
 from sandbox import distributed
 from sandbox.core import Env, Transition, UsageError, env_device
@@ -86,38 +86,6 @@ class GradientConfig:
             )
         if self.input_size < 1:
             raise ValueError(f"input_size must be >= 1, got {self.input_size}")
-
-
-class Compiled:
-    """``fn`` through ``torch.compile``, falling back to ``fn`` itself if compiling fails.
-
-    torch.compile compiles at the first call, so that is where a failure shows: it is
-    caught once, reported in one warning line, and ``fn`` runs eagerly from then on. The
-    ``Compiled`` sharing one ``failed`` dict go eager together, after that one line.
-    """
-
-    def __init__(self, fn: Callable[..., Any], what: str, failed: dict[str, bool]) -> None:
-        self.fn, self.what, self.failed = fn, what, failed
-        self.compiled: Callable[..., Any] | None = None  # built at the first call
-
-    def __call__(self, *args: Any) -> Any:
-        if self.compiled is not None:
-            return self.compiled(*args)
-        if self.failed.get("failed"):  # another part of the same agent failed: no retry
-            self.compiled = self.fn
-            return self.fn(*args)
-        self.compiled = torch.compile(self.fn)
-        try:
-            return self.compiled(*args)
-        except Exception as e:  # any backend error: the run goes on eagerly
-            message = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            warnings.warn(
-                f"torch.compile of {self.what} failed ({type(e).__name__}: {message:.200}); "
-                "running it eagerly",
-                stacklevel=2,
-            )
-            self.compiled, self.failed["failed"] = self.fn, True
-            return self.fn(*args)
 
 
 class GradientAgent:
