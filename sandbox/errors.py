@@ -1,6 +1,10 @@
-"""The sandbox's own errors; the CLI prints their message as one line (DESIGN §7)."""
+"""The sandbox's own errors, whose message the CLI prints as one line (DESIGN §7), and
+``closest``, the "did you mean" of those messages."""
 
 from __future__ import annotations
+
+import difflib
+from typing import Any
 
 
 class SandboxError(Exception):
@@ -39,3 +43,15 @@ class RunInterrupted(SandboxError):
         """Record which signal stopped the run (``signal.SIGINT`` or ``SIGTERM``)."""
         super().__init__(message)
         self.signum = signum
+
+
+def closest(name: str, choices: list[str] | Any, n: int = 3) -> str:
+    """``" (did you mean a, b?)"`` for the nearest ``choices``, or ``""`` when none is close.
+
+    Example:
+        >>> closest("gradiant", ["gradient", "ppo"])
+        ' (did you mean gradient?)'
+    """
+    lowered = {c.lower(): c for c in choices}
+    near = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
+    return f" (did you mean {', '.join(lowered[m] for m in near)}?)" if near else ""

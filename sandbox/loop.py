@@ -29,10 +29,11 @@ from sandbox.errors import (
     RunInterrupted,
     SandboxError,
     UsageError,
+    closest,
 )
 from sandbox.logger import Logger, make_run_dir, options_digest
 from sandbox.multi import MultiAgentEnv, Turns
-from sandbox.registry import closest, default_num_envs, env_config_class
+from sandbox.registry import default_num_envs, env_config_class
 from sandbox.run import Run, RunConfig, RunResult
 from sandbox.seeding import set_rng_state
 from sandbox.video import video_env

@@ -9,7 +9,6 @@ strings, so ``sandbox`` never imports ``envs`` or ``agents`` until one is made.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib
 import inspect
 import math
@@ -22,6 +21,7 @@ import torch
 
 from sandbox.core import Agent, Env, UsageError
 from sandbox.device import resolve_device
+from sandbox.errors import closest
 
 
 @dataclass(frozen=True)
@@ -101,18 +101,6 @@ def load_entry_point(entry_point: str) -> Any:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as e:
         raise UsageError(f"cannot load entry point {entry_point!r}: {e}") from None
-
-
-def closest(name: str, choices: list[str] | Any, n: int = 3) -> str:
-    """``" (did you mean a, b?)"`` for the nearest ``choices``, or ``""`` when none is close.
-
-    Example:
-        >>> closest("gradiant", ["gradient", "ppo"])
-        ' (did you mean gradient?)'
-    """
-    lowered = {c.lower(): c for c in choices}
-    near = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
-    return f" (did you mean {', '.join(lowered[m] for m in near)}?)" if near else ""
 
 
 GYM_ADAPTER = "envs.gym_adapter:GymAdapter"
@@ -408,59 +396,3 @@ def make_agent(name: str, env: Env, **config: Any) -> Agent:
         return cls(env)
     cfg = build_config(cls.Config, config, f"agent {name!r}")
     return cls(env, cfg)
-
-
-def players(env_id: str, spec: str) -> dict[str, str] | None:
-    """A game's ``{player: agent name}`` from a preset (``gan``) or ``PLAYER=AGENT,...``.
-
-    ``None`` for an env with one agent (``spec`` is then an agent's name).
-
-    Example:
-        >>> players("sandbox/DigitsGAN-v0", "gan")
-        {'generator': 'gan-generator', 'discriminator': 'gan-discriminator'}
-        >>> players("sandbox/LinReg-v0", "gradient") is None
-        True
-    """
-    game = getattr(env_class(env_id), "possible_agents", None)
-    if game is None:
-        return None
-    if "=" in spec:
-        names = dict(part.partition("=")[::2] for part in spec.split(","))
-    else:
-        names = agent_class(spec)
-        if not isinstance(names, Mapping):
-            names = {}
-    if set(names) != set(game):
-        raise UsageError(
-            f"{env_id} is a game of {', '.join(game)}: name one agent per player, as a "
-            f"preset or as {','.join(f'{p}=AGENT' for p in game)} (got {spec!r})"
-        )
-    for name in names.values():
-        agent_class(name)  # unknown names fail here, with the closest ones
-    return {p: names[p] for p in game}
-
-
-def seated(env_id: str, spec: str) -> tuple[str, str] | None:
-    """A board game's ``PLAYER=AGENT,...``: the learning agent's name and the env's ``seats``.
-
-    ``None`` where ``env_id`` seats no learner (not a board game) or ``spec`` names one agent.
-
-    Example:
-        >>> seated("sandbox/TicTacToe-v0", "player_1=ppo,player_2=random")
-        ('ppo', 'player_1=learner,player_2=random')
-        >>> seated("sandbox/TicTacToe-v0", "ppo") is None
-        True
-    """
-    parse = getattr(env_class(env_id), "learner_from_players", None)
-    if parse is None or "=" not in spec:
-        return None
-    name, seats = parse(spec, sorted(AGENTS))
-    agent_class(name)  # a user's module:Class that is not an agent fails here
-    return name, seats
-
-
-def make_players(env: Any, options: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Agent]:
-    """``{player: agent}``, each built by name (with its config) for its player's view."""
-    return {
-        p: make_agent(name, env.player_view(p), **config) for p, (name, config) in options.items()
-    }

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import sandbox
-from sandbox import presets, registry
+from sandbox import presets, registry, seats
 from tests.conftest import read_scalars
 
 SANDBOX = str(Path(sys.executable).with_name("sandbox"))
@@ -64,7 +64,7 @@ def test_list_and_help_show_the_presets(tmp_path):
 def test_every_preset_builds_its_agent_and_env_options():
     for p in presets.everything():
         assert p.source and p.bar.split()[1] in (">=", "<="), p
-        names = registry.players(p.env_id, p.agent_name) or {"agent": p.agent_name}
+        names = seats.players(p.env_id, p.agent_name) or {"agent": p.agent_name}
         for player, name in names.items():
             options = p.agent if player == "agent" else p.players.get(player, {})
             registry.agent_class(name).Config(**options)  # a typo'd field raises here

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 import tyro
 
-from sandbox import distributed, presets, registry
+from sandbox import distributed, presets, registry, seats
 from sandbox.apps import seeds
 from sandbox.apps.commands import cmd_check, cmd_compare, cmd_eval, cmd_list, cmd_tour
 from sandbox.apps.flags import fail, parse_tyro
@@ -33,6 +33,7 @@ from sandbox.errors import (
     RunFailed,
     RunInterrupted,
     UsageError,
+    closest,
 )
 from sandbox.loop import train
 from sandbox.run import RunConfig, RunResult
@@ -176,12 +177,12 @@ def cmd_run(args: list[str]) -> int:
             "`sandbox run sandbox/LinReg-v0 gradient`; `sandbox list` shows both"
         )
     env_id, agent_name = positional
-    seated = registry.seated(env_id, agent_name)
+    seated = seats.seated(env_id, agent_name)
     if seated is not None:  # a board game's PLAYER=AGENT,...: one learner, the env seats the rest
-        agent_name, seats = seated
-        args = ["--env.seats", seats, *args]
+        agent_name, spec = seated
+        args = ["--env.seats", spec, *args]
     env_config = registry.env_config_class(env_id)
-    players = registry.players(env_id, agent_name)
+    players = seats.players(env_id, agent_name)
     agent_cls = None if players else registry.agent_class(agent_name)
     if isinstance(agent_cls, Mapping):
         raise UsageError(f"{agent_name!r} names the players of a game; {env_id} has one agent")
@@ -198,7 +199,7 @@ def cmd_run(args: list[str]) -> int:
     )
     if players:
         options = {p: (n, _options(getattr(flags, p))) for p, n in players.items()}
-        agent = registry.make_players(env, options)
+        agent = seats.make_players(env, options)
     else:
         agent = registry.make_agent(agent_name, env, **_options(getattr(flags, "agent", None)))
     result = train(env, agent, config=config)
@@ -253,7 +254,7 @@ def _resume(args: list[str]) -> int:
     seed_everything(config.seed or 0)  # the agent's initial weights are then overwritten
     env = registry.make(c["env_id"], c["num_envs"], device=device, **c["env"])
     if "players" in c:  # a game: one agent per player
-        agent = registry.make_players(
+        agent = seats.make_players(
             env, {p: (pc["agent"], pc["agent_config"]) for p, pc in c["players"].items()}
         )
     else:
@@ -302,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
         return fail(
-            f"unknown command {command!r}{registry.closest(command, list(COMMANDS))}; "
+            f"unknown command {command!r}{closest(command, list(COMMANDS))}; "
             f"expected one of {', '.join(COMMANDS)}"
         )
     try:

@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from sandbox.apps import aggregate
 from sandbox.core import UsageError
-from sandbox.registry import closest
+from sandbox.errors import closest
 
 DEFAULT_TAGS = ("eval/score", "reward/mean", "time/fps")
 FORMATS = ("table", "markdown", "csv")

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from sandbox import registry
+from sandbox import registry, seats
 from sandbox.checkpoint import load_checkpoint
 from sandbox.core import env_hook
 from sandbox.device import resolve_device
@@ -66,7 +66,7 @@ def _rebuild(
         env = registry.make(c["env_id"], num_envs or c["num_envs"], device=where, **c["env"])
         if "players" in c:  # a game: one agent per player
             players = {p: (pc["agent"], pc["agent_config"]) for p, pc in c["players"].items()}
-            agents = registry.make_players(env, players)
+            agents = seats.make_players(env, players)
             for player, agent in agents.items():
                 _load_acting_state(agent, state["agent"][player], run_dir)
             return env, agents, c

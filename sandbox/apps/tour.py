@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from sandbox import presets, registry
+from sandbox import presets, registry, seats
 from sandbox.apps import compare
 from sandbox.apps.aggregate import mean_ci
 from sandbox.core import UsageError
@@ -130,10 +130,10 @@ def run_tour(
         seed_everything(run_seed)
         preset = stop.preset
         env = registry.make(stop.env_id, preset.num_envs, device=device, **preset.env)
-        players = registry.players(stop.env_id, stop.agent)
+        players = seats.players(stop.env_id, stop.agent)
         if players:  # a game: one agent per player, by the preset's names
             options = {p: (n, preset.players.get(p, {})) for p, n in players.items()}
-            agent = registry.make_players(env, options)
+            agent = seats.make_players(env, options)
         else:
             agent = registry.make_agent(stop.agent, env, **preset.agent)
         steps = max(env.num_envs, round(preset.steps * scale))
