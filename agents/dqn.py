@@ -11,6 +11,7 @@ target. Extends d2l's Q-learning (§17.3) from a table to a network. Discrete ac
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from gymnasium import spaces
 from torch import Tensor
 
 from agents.buffers import ReplayBuffer
+from agents.compiling import Compiled
 from agents.policies import QNetwork, action_mask_part, require_action_space
 from sandbox.core import Env, Transition, env_device
 
@@ -60,6 +62,10 @@ class DQNConfig:
     """Hidden units per layer of the Q-network."""
     num_layers: int = 2
     """Hidden layers of the Q-network."""
+    compile: bool = False
+    """torch.compile the TD loss (forward and backward) and the clip-and-step; the first
+    training phase pays the compile (logged once as time/compile_s); a compile failure falls
+    back to eager with one warning line."""
 
     def __post_init__(self) -> None:
         for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "num_hiddens"):
@@ -103,7 +109,17 @@ class DQNAgent:
         self.q_target = QNetwork(env, cfg.num_hiddens, cfg.num_layers).to(self.device)
         self.q_target.load_state_dict(self.q.state_dict())
         self.params = list(self.q.parameters())
-        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, fused=True)
+        # eager, fused Adam (one kernel for every parameter); compiled, the plain loop, which
+        # inductor fuses itself
+        kind = dict(foreach=False) if cfg.compile else dict(fused=True)
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, **kind)
+        self._td_loss, self._clip_and_step = self.td_loss, self.clip_and_step
+        self.compile_seconds: float | None = None  # the first phase's time, compile included
+        if cfg.compile:  # acting and sampling the buffer stay eager
+            failed: dict[str, bool] = {}  # one warning, and the agent all eager, on a failure
+            self._td_loss = Compiled(self.td_loss, "agent 'dqn''s TD loss", failed)
+            step = "agent 'dqn''s clip-and-step"
+            self._clip_and_step = Compiled(self.clip_and_step, step, failed)
         self.buffer = ReplayBuffer(
             cfg.buffer_size, env.num_envs, env.single_observation_space.shape, (), self.device
         )
@@ -157,6 +173,7 @@ class DQNAgent:
     def train(self) -> dict[str, Tensor]:
         """One training phase: sync the target if due, then ``gradient_steps`` TD steps."""
         cfg = self.config
+        started = time.perf_counter() if cfg.compile and self.compile_seconds is None else None
         if self.samples - self.last_target_sync >= cfg.target_update_interval:
             self.last_target_sync = self.samples
             for p, p_target in zip(self.q.parameters(), self.q_target.parameters(), strict=True):
@@ -164,28 +181,43 @@ class DQNAgent:
         loss_sum = torch.zeros((), device=self.device)
         for _ in range(cfg.gradient_steps):
             b = self.buffer.sample(cfg.batch_size)
-            with torch.no_grad():
-                legal = self.legal(b["next_obs"])  # (B, num_actions): a' ranges over these
-                q_next = self.q_target(b["next_obs"])  # (B, num_actions)
-                if cfg.double_dqn:  # online net picks, target net values
-                    online = self.masked(self.q(b["next_obs"]), legal)
-                    next_q = q_next.gather(-1, online.argmax(-1, keepdim=True)).squeeze(-1)
-                else:
-                    next_q = self.masked(q_next, legal).max(-1).values  # (B,)
-                # an s' whose mask allows nothing has no max: 0 rather than the lowest float
-                next_q = next_q if legal is None else torch.where(legal.any(-1), next_q, 0.0)
-                target = td_target(b["reward"], next_q, b["terminated"], cfg.gamma)
-            q = self.q(b["obs"]).gather(-1, b["action"][:, None]).squeeze(-1)  # (B,)
-            loss = F.smooth_l1_loss(q, target)  # Huber, as SB3 and the Nature paper's clip
+            loss = self._td_loss(b["obs"], b["action"], b["reward"], b["next_obs"], b["terminated"])
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
-            self.optimizer.step()
+            self._clip_and_step()
             loss_sum += loss.detach()
-        return {
+        metrics = {
             "train/loss": loss_sum / cfg.gradient_steps,
             "train/learning_rate": torch.tensor(cfg.lr, device=self.device),
         }
+        if started is not None:  # the first phase: what compiling cost, once a run
+            self.compile_seconds = time.perf_counter() - started
+            metrics["time/compile_s"] = torch.tensor(self.compile_seconds, device=self.device)
+        return metrics
+
+    def td_loss(
+        self, obs: Tensor, action: Tensor, reward: Tensor, next_obs: Tensor, terminated: Tensor
+    ) -> Tensor:
+        """The Huber loss of Q(s, a) against the TD target on a replay minibatch (B, ...)."""
+        cfg = self.config
+        with torch.no_grad():
+            legal = self.legal(next_obs)  # (B, num_actions): a' ranges over these
+            q_next = self.q_target(next_obs)  # (B, num_actions)
+            if cfg.double_dqn:  # online net picks, target net values
+                online = self.masked(self.q(next_obs), legal)
+                next_q = q_next.gather(-1, online.argmax(-1, keepdim=True)).squeeze(-1)
+            else:
+                next_q = self.masked(q_next, legal).max(-1).values  # (B,)
+            # an s' whose mask allows nothing has no max: 0 rather than the lowest float
+            next_q = next_q if legal is None else torch.where(legal.any(-1), next_q, 0.0)
+            target = td_target(reward, next_q, terminated, cfg.gamma)
+        q = self.q(obs).gather(-1, action[:, None]).squeeze(-1)  # (B,)
+        return F.smooth_l1_loss(q, target)  # Huber, as SB3 and the Nature paper's clip
+
+    def clip_and_step(self) -> None:
+        """Clip the gradients' global norm to ``max_grad_norm``, then the Adam step."""
+        torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm)
+        self.optimizer.step()
 
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimizer, replay buffer and counters: an exact resume."""

@@ -11,6 +11,7 @@ Details follow CleanRL's ``ppo.py`` and Stable-Baselines3 (their tags, their def
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ import torch.nn as nn
 from gymnasium import spaces
 from torch import Tensor
 
+from agents.compiling import Compiled
 from agents.policies import CATEGORICAL, ActorCritic, require_action_space
 from sandbox import distributed
 from sandbox.core import Env, Transition, env_device
@@ -65,6 +67,10 @@ class PPOConfig:
     """Hidden activation."""
     net: Literal["mlp", "attention"] = "mlp"
     """Policy and value networks: MLPs, or self-attention encoders over (L, d) sequences."""
+    compile: bool = False
+    """torch.compile the minibatch loss (forward and backward) and the clip-and-step; the
+    first update pays the compile (logged once as time/compile_s); a compile failure falls
+    back to eager with one warning line."""
 
     def __post_init__(self) -> None:
         for name in ("num_steps", "num_epochs", "num_minibatches", "num_hiddens", "num_layers"):
@@ -135,7 +141,7 @@ def ppo_loss(
     value: Tensor,
     old_value: Tensor,
     returns: Tensor,
-    clip_coef: float,
+    clip_coef: float | Tensor,
     clip_vloss: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """The clipped surrogate and value losses of a minibatch, all inputs (B,).
@@ -205,8 +211,21 @@ class PPOAgent:
         self.params = list(self.net.parameters())  # listed once: .parameters() walks modules
         self.train_net = distributed.wrap(self.net, evaluate_actions)
         self.world_size = distributed.world_size()  # samples: every rank's, for annealing
-        # fused Adam: one kernel steps every parameter (the same update as the default's)
-        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=1e-5, fused=True)
+        # Eager, fused Adam: one kernel steps every parameter. Compiled, the plain loop (which
+        # inductor fuses itself), and lr and clip as 0-d tensors set in place at each update:
+        # floats would be compiled in as constants, each annealed value compiling again.
+        self.lr = torch.tensor(cfg.lr, device=self.device) if cfg.compile else None
+        self.clip = torch.tensor(cfg.clip_coef, device=self.device) if cfg.compile else None
+        lr = cfg.lr if self.lr is None else self.lr
+        kind = dict(foreach=False) if cfg.compile else dict(fused=True)
+        self.optimizer = torch.optim.Adam(self.params, lr=lr, eps=1e-5, **kind)
+        self._minibatch_loss, self._clip_and_step = self.minibatch_loss, self.clip_and_step
+        self.compile_seconds: float | None = None  # the first update's time, compile included
+        if cfg.compile:  # acting and GAE stay eager
+            failed: dict[str, bool] = {}  # one warning, and the agent all eager, on a failure
+            loss, step = "agent 'ppo''s minibatch loss", "agent 'ppo''s clip-and-step"
+            self._minibatch_loss = Compiled(self.minibatch_loss, loss, failed)
+            self._clip_and_step = Compiled(self.clip_and_step, step, failed)
         T, N = cfg.num_steps, env.num_envs
         obs_space = env.single_observation_space
         obs_shape = obs_space.shape
@@ -282,8 +301,12 @@ class PPOAgent:
         T, N = r["reward"].shape
         progress = min(self.samples / self.budget, 1.0) if cfg.anneal and self.budget else 0.0
         lr, clip_coef = cfg.lr * (1 - progress), cfg.clip_coef * (1 - progress)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        started = time.perf_counter() if cfg.compile and self.compile_seconds is None else None
+        if self.lr is not None and self.clip is not None:  # compiled: the same tensors, refilled
+            self.lr.fill_(lr)
+            self.clip.fill_(clip_coef)
+        for group in self.optimizer.param_groups:  # (a checkpoint's load sets its own lr)
+            group["lr"] = lr if self.lr is None else self.lr
 
         b_obs, b_action = r["obs"].flatten(0, 1), r["action"].flatten(0, 1)  # (B, ...)
         # 1. the behaviour policy's log-probabilities and V(s) in one forward, V(s') from
@@ -314,41 +337,30 @@ class PPOAgent:
         # Per step, references only: the statistics SB3 logs (means over the steps) are
         # computed once at the end, from everything stacked, not at every step.
         steps: dict[str, list[Tensor]] = {k: [] for k in ("pg", "v", "dist", "logp", "old")}
+        batch = (b_obs, b_action, b_logprob, b_advantage, b_value, b_returns)  # (B, ...) each
+        clip = clip_coef if self.clip is None else self.clip
         for _ in range(cfg.num_epochs):
             # One minibatch is the whole batch, whose mean loss ignores order: no shuffle,
             # and slices are views (no gather per step).
             perm = torch.randperm(batch_size, device=self.device) if mb_size < batch_size else None
             for start in range(0, batch_size - mb_size + 1, mb_size):
                 mb = slice(None) if perm is None else perm[start : start + mb_size]  # (M,)
-                logprob, dist, value = self.train_net(b_obs[mb], b_action[mb])
-                mb_advantage = normalize(b_advantage[mb]) if norm_each else b_advantage[mb]
-                old_logprob = b_logprob[mb]
-                pg_loss, v_loss = ppo_loss(
-                    logprob,
-                    old_logprob,
-                    mb_advantage,
-                    value,
-                    b_value[mb],
-                    b_returns[mb],
-                    clip_coef,
-                    cfg.clip_vloss,
+                minibatch = [x[mb] for x in batch]  # (M, ...) each
+                loss, pg_loss, v_loss, dist, logprob = self._minibatch_loss(
+                    minibatch, clip, norm_each
                 )
-                loss = pg_loss + cfg.vf_coef * v_loss
-                if cfg.ent_coef:  # a zero-weight term would still cost its backward pass
-                    loss = loss - cfg.ent_coef * self.net.entropy(dist).mean()
                 if not self.net.discrete:  # a view of the log-std, which the step below
                     dist = dist.detach().clone()  # changes in place: this step's own, now
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
-                self.optimizer.step()
-                record = (pg_loss, v_loss, dist, logprob, old_logprob)
+                self._clip_and_step()
+                record = (pg_loss, v_loss, dist, logprob, minibatch[2])  # [2]: old logprob
                 for values, x in zip(steps.values(), record, strict=True):
                     values.append(x.detach())
             if cfg.target_kl is not None:
                 # every rank takes the same decision (the ranks' mean KL of the epoch's last
                 # minibatch), or DDP would wait forever
-                approx_kl, _ = ratio_stats(logprob, old_logprob, clip_coef)
+                approx_kl, _ = ratio_stats(logprob, minibatch[2], clip_coef)
                 if float(distributed.all_reduce_mean(approx_kl)) > 1.5 * cfg.target_kl:
                     break
 
@@ -366,26 +378,46 @@ class PPOAgent:
         explained_variance = torch.where(
             var_returns > 0, 1 - (b_returns - b_value).var() / var_returns, 0.0
         )
-        metrics = dict(
-            zip(
-                [
-                    "train/policy_gradient_loss",
-                    "train/value_loss",
-                    "train/entropy_loss",
-                    "train/approx_kl",
-                    "train/clip_fraction",
-                    "train/loss",
-                ],
-                (pg_loss, v_loss, entropy_loss, approx_kl, clip_fraction, loss),
-                strict=True,
-            )
-        )
-        metrics["train/explained_variance"] = explained_variance
-        metrics["train/learning_rate"] = torch.tensor(lr, device=self.device)
-        metrics["train/clip_range"] = torch.tensor(clip_coef, device=self.device)
+        metrics = {
+            "train/policy_gradient_loss": pg_loss,
+            "train/value_loss": v_loss,
+            "train/entropy_loss": entropy_loss,
+            "train/approx_kl": approx_kl,
+            "train/clip_fraction": clip_fraction,
+            "train/loss": loss,
+            "train/explained_variance": explained_variance,
+            "train/learning_rate": torch.tensor(lr, device=self.device),
+            "train/clip_range": torch.tensor(clip_coef, device=self.device),
+        }
         if not self.net.discrete:
             metrics["train/std"] = self.net.log_std.detach().exp().mean()
+        if started is not None:  # the first update: what compiling cost, once a run
+            self.compile_seconds = time.perf_counter() - started
+            metrics["time/compile_s"] = torch.tensor(self.compile_seconds, device=self.device)
         return metrics
+
+    def minibatch_loss(
+        self, minibatch: list[Tensor], clip_coef: float | Tensor, norm_each: bool
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """The clipped objective on one minibatch (obs, action, old logprob, advantage, old
+        value, returns; (M, ...) each): the loss to minimise, and what SB3 logs of the step,
+        ``(loss, pg_loss, v_loss, dist, logprob)``."""
+        cfg = self.config
+        obs, action, old_logprob, advantage, old_value, returns = minibatch
+        logprob, dist, value = self.train_net(obs, action)
+        advantage = normalize(advantage) if norm_each else advantage
+        pg_loss, v_loss = ppo_loss(
+            logprob, old_logprob, advantage, value, old_value, returns, clip_coef, cfg.clip_vloss
+        )
+        loss = pg_loss + cfg.vf_coef * v_loss
+        if cfg.ent_coef:  # a zero-weight term would still cost its backward pass
+            loss = loss - cfg.ent_coef * self.net.entropy(dist).mean()
+        return loss, pg_loss, v_loss, dist, logprob
+
+    def clip_and_step(self) -> None:
+        """Clip the gradients' global norm to ``max_grad_norm``, then the Adam step."""
+        torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm)
+        self.optimizer.step()
 
     def state_dict(self) -> dict[str, Any]:
         """Network, optimizer, the partial rollout and counters: an exact resume."""
