@@ -14,8 +14,15 @@ def test_stop_at_score_ends_a_cartpole_ppo_run_once_an_evaluation_reaches_it(tmp
     agent = sandbox.make_agent("ppo", env, **CARTPOLE_ZOO)
     budget = 200_000
     result = sandbox.train(
-        env, agent, budget, seed=0, logdir=tmp_path, eval_every=2048, eval_episodes=5,
-        progress=False, callbacks=[sandbox.StopAtScore(100)],
+        env,
+        agent,
+        budget,
+        seed=0,
+        logdir=tmp_path,
+        eval_every=2048,
+        eval_episodes=5,
+        progress=False,
+        callbacks=[sandbox.StopAtScore(100)],
     )
     assert result.samples < budget and result.stop_reason.startswith("eval/score")
     scores = read_scalars(result.run_dir)["eval/score"]
@@ -38,7 +45,13 @@ def test_a_user_callback_logs_its_own_scalar_at_each_log(tmp_path):
     env = sandbox.make("sandbox/LinReg-v0", num_envs=10)
     agent = sandbox.make_agent("gradient", env)
     result = sandbox.train(
-        env, agent, 1000, seed=0, logdir=tmp_path, log_every=200, progress=False,
+        env,
+        agent,
+        1000,
+        seed=0,
+        logdir=tmp_path,
+        log_every=200,
+        progress=False,
         callbacks=[LogParameterNorm()],
     )
     points = read_scalars(result.run_dir)["custom/weight_norm"]
@@ -56,7 +69,13 @@ def test_a_callback_that_raises_fails_the_run_in_one_line_after_a_checkpoint(tmp
 
     env = sandbox.make("sandbox/LinReg-v0", num_envs=10)
     with pytest.raises(sandbox.RunFailed) as caught:
-        sandbox.train(env, sandbox.make_agent("gradient", env), 1000, logdir=tmp_path,
-                      progress=False, callbacks=[Broken()])
+        sandbox.train(
+            env,
+            sandbox.make_agent("gradient", env),
+            1000,
+            logdir=tmp_path,
+            progress=False,
+            callbacks=[Broken()],
+        )
     message = str(caught.value)
     assert "\n" not in message and "my callback broke" in message and "sample 500" in message

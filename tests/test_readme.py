@@ -6,8 +6,9 @@ from ``scripts/``), through the installed console script, with budgets cut to se
 tour runs ``--budget tiny``. A command that reads runs (``<run>``, ``sandbox compare``) first
 runs the README's nearest ``run`` command above it with the same launcher, there, so that
 each test stands alone (pytest-xdist spreads them over processes). Placeholders get real
-values: ``<run>`` the run directory made so, ``PATH`` a weights file. A Python block runs as a script with its ``steps=`` cut the same way;
-a block marked ``<!-- fragment: FILE -->`` shows part of FILE: its lines must be FILE's.
+values: ``<run>`` the run directory made so, ``PATH`` a weights file. A Python block runs as
+a script with its ``steps=`` cut the same way; a block marked ``<!-- fragment: FILE -->``
+shows part of FILE: its lines must be FILE's.
 """
 
 from __future__ import annotations

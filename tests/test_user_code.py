@@ -47,7 +47,9 @@ def test_a_user_agent_class_trains_and_resumes_from_the_command_line(user_dir):
     score = float(out.stdout.split("eval      score ")[1].split()[0])
     assert score > 150, out.stdout
     (run_dir,) = (user_dir / "runs" / "default").iterdir()
-    out = sandbox_cli(user_dir, "run", "--resume", str(run_dir), "--steps", "48000", "--no-progress")
+    out = sandbox_cli(
+        user_dir, "run", "--resume", str(run_dir), "--steps", "48000", "--no-progress"
+    )
     assert out.returncode == 0, out.stderr
     assert "samples   48,000" in out.stdout
 
