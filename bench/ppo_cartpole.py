@@ -9,10 +9,14 @@ medians over seeds, wall-clock and samples until:
   (a) a deterministic 10-episode evaluation (every 2048 samples) reaches 475 and stays there
       to the end of the run;
   (b) the mean return of the last 100 training episodes reaches 475.
+``--compile`` adds the sandbox with ``--compile`` (PPO's minibatch loss and clip-and-step
+through torch.compile) on both envs: its clock includes the compile, from a cold inductor
+cache (a fresh TORCHINDUCTOR_CACHE_DIR per run), as a user's first run pays it.
 ``--collect`` instead measures rollout collection alone (act + env step + store, no update),
 transitions/s at 8, 64 and 1024 envs, for SB3 and the sandbox.
 
     .venv/bin/python bench/ppo_cartpole.py --seeds 5
+    .venv/bin/python bench/ppo_cartpole.py --seeds 5 --compile
     .venv/bin/python bench/ppo_cartpole.py --collect
 """
 
@@ -20,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -97,7 +103,7 @@ def run_sb3(seed: int) -> dict:
     return {**milestones(evals, episodes), "total": probe.clock.now()}
 
 
-def run_sandbox(seed: int, env_id: str) -> dict:
+def run_sandbox(seed: int, env_id: str, compile: bool = False) -> dict:
     import torch
 
     import sandbox
@@ -107,7 +113,7 @@ def run_sandbox(seed: int, env_id: str) -> dict:
     torch.set_num_threads(1)
     sandbox.seed_everything(seed)
     env = sandbox.make(env_id, num_envs=8)
-    agent = sandbox.make_agent("ppo", env, anneal=True, **CARTPOLE_ZOO)
+    agent = sandbox.make_agent("ppo", env, anneal=True, compile=compile, **CARTPOLE_ZOO)
     evals, episodes = [], []
     recorder = Recorder(env, episodes)  # has no eval_env: the loop's own evaluation is off
 
@@ -126,7 +132,8 @@ def run_sandbox(seed: int, env_id: str) -> dict:
     sandbox.train(
         recorder, agent, STEPS, seed=seed, logdir=None, progress=False, callbacks=[Probe()]
     )
-    return {**milestones(evals, episodes), "total": recorder.clock.now()}
+    out = {**milestones(evals, episodes), "total": recorder.clock.now()}
+    return out | ({"compile_s": agent.compile_seconds} if compile else {})
 
 
 class Recorder:
@@ -206,9 +213,18 @@ def child(args: list[str]) -> None:
     kind, seed = args[0], int(args[1])
     if kind == "sb3":
         out = run_sb3(seed)
-    else:
-        out = run_sandbox(seed, kind)
+    else:  # "ENV_ID" or "ENV_ID --compile"
+        out = run_sandbox(seed, kind.split()[0], compile=kind.endswith(" --compile"))
     print(json.dumps(out))
+
+
+def run_child(kind: str, seed: int) -> dict:
+    """One run in a fresh process (a compiled one with an empty inductor cache)."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = os.environ | {"TORCHINDUCTOR_CACHE_DIR": cache}
+        command = [sys.executable, __file__, "--child", kind, str(seed)]
+        done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def fmt(values: list) -> str:
@@ -227,6 +243,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--collect", action="store_true", help="rollout collection only")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run side by side")
+    parser.add_argument("--compile", action="store_true", help="add the sandbox --compile runs")
     args = parser.parse_args()
     if args.collect:
         print(f"{'num_envs':>8} | {'SB3':>10} | {'sandbox+gym':>12} | {'sandbox torch':>13}")
@@ -239,23 +256,16 @@ def main() -> None:
             )
         return
     kinds = ["sb3", "CartPole-v1", "sandbox/CartPole-v1"]
+    if args.compile:
+        kinds += ["CartPole-v1 --compile", "sandbox/CartPole-v1 --compile"]
     results: dict[str, list[dict]] = {k: [] for k in kinds}
 
     def one_seed(seed: int) -> list[tuple[str, dict]]:
         rows = []
-        for kind in kinds:  # interleaved: every seed runs all three back to back
-            out = (
-                subprocess.run(
-                    [sys.executable, __file__, "--child", kind, str(seed)],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                .stdout.strip()
-                .splitlines()[-1]
-            )
-            print(f"seed {seed} {kind:>20}: {out}", flush=True)
-            rows.append((kind, json.loads(out)))
+        for kind in kinds:  # interleaved: every seed runs them all back to back
+            out = run_child(kind, seed)
+            print(f"seed {seed} {kind:>30}: {json.dumps(out)}", flush=True)
+            rows.append((kind, out))
         return rows
 
     # --jobs > 1 runs seeds side by side (a many-core machine); each seed stays interleaved.
@@ -267,7 +277,7 @@ def main() -> None:
     for kind in kinds:
         rs = results[kind]
         print(
-            f"{kind:>20} | (a) eval >= 475 stays: {fmt([r['a'] for r in rs])} | "
+            f"{kind:>30} | (a) eval >= 475 stays: {fmt([r['a'] for r in rs])} | "
             f"(b) last-100 mean >= 475: {fmt([r['b'] for r in rs])} | "
             f"100k total {statistics.median(r['total'] for r in rs):5.1f} s"
         )
@@ -279,7 +289,19 @@ def main() -> None:
             ]
             if ratios:
                 ratio = statistics.median(ratios)
-                print(f"{kind:>20} ({m}) time vs SB3, median per-seed ratio {ratio:.2f}x")
+                print(f"{kind:>30} ({m}) time vs SB3, median per-seed ratio {ratio:.2f}x")
+    for kind in kinds:
+        if kind.endswith(" --compile"):  # the same seed's eager run: 100k totals, per seed
+            pairs = list(zip(results[kind], results[kind.split()[0]], strict=True))
+            ratio = statistics.median(r["total"] / e["total"] for r, e in pairs)
+            # without the first update (its compile): what a long run tends to
+            steady = statistics.median((r["total"] - r["compile_s"]) / e["total"] for r, e in pairs)
+            compile_s = statistics.median(r["compile_s"] for r in results[kind])
+            print(
+                f"{kind:>30} 100k total vs eager, median per-seed ratio {ratio:.2f}x; "
+                f"first update (compile included) median {compile_s:.1f} s; the rest "
+                f"{steady:.2f}x eager's total"
+            )
 
 
 if __name__ == "__main__":
