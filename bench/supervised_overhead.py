@@ -11,6 +11,12 @@ Target: sandbox >= 0.95x the hand loop.
 
     .venv/bin/python bench/supervised_overhead.py             # 7 pairs of 300 epochs
     .venv/bin/python bench/supervised_overhead.py --pairs 3 --epochs 20   # a quick look
+    .venv/bin/python bench/supervised_overhead.py --compile    # the sandbox with --compile
+
+``--compile`` runs the sandbox's gradient agent compiled (the hand loop stays eager, as a
+user writes it); each run compiles afresh (``torch.compiler.reset``) and its time includes
+the compile (the first step's seconds are printed: inductor's on-disk cache, warm after the
+first run, makes later compiles shorter, as it does for a user's second run).
 
 Each run lasts a few seconds so that the sandbox's fixed costs (run directory, TensorBoard
 writer, ten evaluations, a checkpoint) weigh about 1%; ``--cpu K`` pins the process to core K,
@@ -55,14 +61,21 @@ def hand_loop(X: torch.Tensor, y: torch.Tensor, steps: int, seed: int) -> float:
     return samples / (time.perf_counter() - start)
 
 
-def sandbox_loop(steps: int, seed: int, logdir: str) -> float:
+def sandbox_loop(steps: int, seed: int, logdir: str, compile: bool = False) -> float:
     """The same training through env + agent + loop (logging on); samples per second."""
+    if compile:
+        torch.compiler.reset()  # each run pays its own compile
     sandbox.seed_everything(seed)
     env = sandbox.make("sandbox/Digits-v0", num_envs=BATCH, device="cpu")
-    agent = sandbox.make_agent("gradient", env, model="mlp", num_hiddens=256, lr=LR)
+    agent = sandbox.make_agent(
+        "gradient", env, model="mlp", num_hiddens=256, lr=LR, compile=compile
+    )
     start = time.perf_counter()
     result = sandbox.train(env, agent, steps, seed=seed, logdir=logdir, progress=False)
-    return result.samples / (time.perf_counter() - start)
+    rate = result.samples / (time.perf_counter() - start)
+    if compile:
+        print(f"  compiled run: first step (compile included) {agent.compile_seconds:.2f} s")
+    return rate
 
 
 def main() -> None:
@@ -71,6 +84,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=300, help="epochs of the train split per run")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this core")
+    parser.add_argument("--compile", action="store_true", help="the sandbox with --compile")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.cpu is not None:
@@ -80,20 +94,22 @@ def main() -> None:
     steps = args.epochs * (len(X) // BATCH) * BATCH
     hand_loop(X, y, steps // 10, seed=0)  # warm-up: allocator, kernels, lazy imports
     with tempfile.TemporaryDirectory() as logdir:
-        sandbox_loop(steps // 10, 0, logdir)
+        sandbox_loop(steps // 10, 0, logdir, args.compile)
         rows = []
         for i in range(args.pairs):
             a = hand_loop(X, y, steps, seed=i)
-            b = sandbox_loop(steps, i, logdir)
+            b = sandbox_loop(steps, i, logdir, args.compile)
             rows.append((a, b, b / a))
             print(f"pair {i}: hand {a:10,.0f}  sandbox {b:10,.0f} samples/s  ratio {b / a:.3f}")
     hand, box, ratio = (statistics.median(col) for col in zip(*rows, strict=True))
     print(
         f"\n{steps:,} samples per run, batch {BATCH}, {args.threads} thread(s), {args.pairs} pairs"
+        + (", the sandbox compiled" if args.compile else "")
     )
     print("| loop    | samples/s (median) |\n| ---     | ---:               |")
     print(f"| hand    | {hand:18,.0f} |\n| sandbox | {box:18,.0f} |")
-    print(f"median of per-pair ratios sandbox/hand: {ratio:.3f} (target >= 0.95)")
+    target = 1.0 if args.compile else 0.95  # issue 23: compiled, at least the hand loop
+    print(f"median of per-pair ratios sandbox/hand: {ratio:.3f} (target >= {target})")
 
 
 if __name__ == "__main__":
