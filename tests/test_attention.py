@@ -144,6 +144,7 @@ def test_attention_script_claims(capsys, one_thread):
     assert attention["parameters"] < mlp["parameters"]
 
 
+@pytest.mark.slow
 def test_attention_script_runs_as_a_command_with_a_tiny_budget(tmp_path):
     subprocess.run(
         [sys.executable, str(SCRIPT), "--steps", "640", "--logdir", str(tmp_path)],

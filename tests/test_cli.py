@@ -128,6 +128,7 @@ def test_non_finite_loss_stops_the_run_naming_step_tag_and_checkpoint(capsys, tm
     assert "--no-stop-on-nonfinite" in err
 
 
+@pytest.mark.slow
 def test_sigterm_writes_a_checkpoint_and_resume_finishes_the_run(tmp_path):
     cmd = [
         sys.executable,

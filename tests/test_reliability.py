@@ -10,6 +10,7 @@ import pytest
 RUN = [sys.executable, "-m", "sandbox", "run", "sandbox/LinReg-v0", "gradient", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_parallel_runs_into_one_logdir_get_their_own_directories(tmp_path):
     procs = [
         subprocess.Popen(
@@ -41,7 +42,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
 @pytest.mark.parametrize(
     "env_id,num_envs,agent,steps",
     [
-        ("sandbox/LinReg-v0", 10, "gradient", 5_000),
+        pytest.param("sandbox/LinReg-v0", 10, "gradient", 5_000, marks=pytest.mark.slow),
         # DQN's replay buffer is preallocated: ten times the transitions, the same memory
         pytest.param("sandbox/CartPole-v1", 8, "dqn", 3_000, marks=pytest.mark.slow),
     ],

@@ -90,6 +90,7 @@ def test_augmentation_buys_the_invariance_it_names_and_flips_cost(capsys):
     assert "no (" not in out
 
 
+@pytest.mark.slow
 def test_every_script_runs_as_a_command_with_a_tiny_budget(tmp_path):
     """One subprocess (one ``import torch``) runs all five from the command line."""
     tiny = {

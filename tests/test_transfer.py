@@ -165,6 +165,7 @@ def test_the_script_pretrained_and_frozen_beats_from_scratch(capsys):
     assert pretrained["trainable"] < scratch["trainable"] / 1000  # the head alone
 
 
+@pytest.mark.slow
 def test_the_script_runs_as_a_command_with_a_tiny_budget(tmp_path):
     tiny = ["--source-epochs", "0.1", "--epochs", "1", "--per-class", "2"]
     subprocess.run(
