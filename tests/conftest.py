@@ -148,3 +148,13 @@ def run_script(name, capsys, *args):
     it one torch thread, as the scripts set for themselves when run as commands.
     """
     return load_script(name).main(list(args)), capsys.readouterr().out
+
+
+def sandbox_cli(cwd, *args: str) -> subprocess.CompletedProcess:
+    """The installed ``sandbox`` console script, run from ``cwd`` as a user would (a fixed
+    ``PYTHONHASHSEED``, so set-ordered output repeats)."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    sandbox_bin = Path(sys.executable).with_name("sandbox")
+    return subprocess.run(
+        [str(sandbox_bin), *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300
+    )

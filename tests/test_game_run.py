@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -16,19 +12,10 @@ import sandbox
 from envs.board import PettingZooEnv, Pool, TicTacToeEnv, performance_rating
 from sandbox import presets
 from sandbox.apps.cli import main
-from tests.conftest import read_scalars
+from tests.conftest import read_scalars, sandbox_cli
 
-SANDBOX = str(Path(sys.executable).with_name("sandbox"))
 VS_RANDOM = "player_1=ppo,player_2=random"
 FAST_PPO = ["--num-steps", "16", "--lr", "1e-3", "--ent-coef", "0.01"]
-
-
-def sandbox_cli(tmp_path, *args):
-    """The installed console script, run from a temporary directory as a user would."""
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    return subprocess.run(
-        [SANDBOX, *args], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300
-    )
 
 
 def only_run(tmp_path):

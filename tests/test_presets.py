@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 import sandbox
 from sandbox import presets, registry, seats
-from tests.conftest import read_scalars
-
-SANDBOX = str(Path(sys.executable).with_name("sandbox"))
-
-
-def sandbox_cli(tmp_path, *args):
-    """The installed console script, run from a temporary directory as a user would."""
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    return subprocess.run(
-        [SANDBOX, *args], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300
-    )
+from tests.conftest import read_scalars, sandbox_cli
 
 
 def saved_config(tmp_path):

@@ -5,7 +5,6 @@ torch env" say; Gymnasium make-kwargs from the command line."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,15 +14,9 @@ import torch
 import sandbox
 from sandbox import registry
 from sandbox.apps import cli
+from tests.conftest import sandbox_cli
 
 REPO = Path(__file__).resolve().parents[1]
-SANDBOX = Path(sys.executable).with_name("sandbox")
-
-
-def sandbox_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(SANDBOX), *args], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.fixture
